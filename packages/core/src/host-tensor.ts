@@ -1,0 +1,133 @@
+import { type DType, DTypeConversionError, bytesPerElement, numElements } from './dtype.js';
+import { ShapeMismatchError } from './errors.js';
+import { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half.js';
+
+/**
+ * A tensor as it lives in a file: dtype, shape and raw little-endian bytes. This is the unit of
+ * state dicts, because formats such as bitsandbytes store dtypes (U8, I64, BF16) that have no
+ * TensorFlow.js equivalent and must round-trip byte for byte.
+ */
+export interface HostTensor {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly data: Uint8Array;
+}
+
+/** An ordered map of tensor names to host tensors (insertion order is file order). */
+export type StateDict = Map<string, HostTensor>;
+
+export function hostTensor(dtype: DType, shape: readonly number[], data: Uint8Array, name = 'tensor'): HostTensor {
+  const expected = numElements(shape) * bytesPerElement(dtype);
+  if (data.byteLength !== expected) {
+    throw new ShapeMismatchError(
+      `${name}: ${dtype}${JSON.stringify(shape)} needs ${expected} bytes, got ${data.byteLength}`,
+    );
+  }
+  return { dtype, shape: [...shape], data };
+}
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Float32 view of any numeric host tensor; F16/BF16/F64/int types are converted exactly or by rounding to f32. */
+export function toFloat32(tensor: HostTensor): Float32Array {
+  const n = numElements(tensor.shape);
+  const view = viewOf(tensor.data);
+  const out = new Float32Array(n);
+  switch (tensor.dtype) {
+    case 'F32':
+      for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+      return out;
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
+      return out;
+    case 'F16':
+      for (let i = 0; i < n; i++) out[i] = f16BitsToFloat(view.getUint16(i * 2, true));
+      return out;
+    case 'BF16':
+      for (let i = 0; i < n; i++) out[i] = bf16BitsToFloat(view.getUint16(i * 2, true));
+      return out;
+    case 'I64':
+      for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(i * 8, true));
+      return out;
+    case 'I32':
+      for (let i = 0; i < n; i++) out[i] = view.getInt32(i * 4, true);
+      return out;
+    case 'I16':
+      for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true);
+      return out;
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = view.getInt8(i);
+      return out;
+    case 'U8':
+    case 'BOOL':
+      for (let i = 0; i < n; i++) out[i] = tensor.data[i]!;
+      return out;
+  }
+}
+
+/** Encode float values into a host tensor of a floating dtype (rounding to nearest even). */
+export function fromFloat32(
+  values: Float32Array | readonly number[],
+  shape: readonly number[],
+  dtype: DType = 'F32',
+): HostTensor {
+  const n = values.length;
+  if (n !== numElements(shape)) {
+    throw new ShapeMismatchError(`fromFloat32: ${n} values do not fill shape ${JSON.stringify(shape)}`);
+  }
+  const data = new Uint8Array(n * bytesPerElement(dtype));
+  const view = viewOf(data);
+  switch (dtype) {
+    case 'F32':
+      for (let i = 0; i < n; i++) view.setFloat32(i * 4, values[i]!, true);
+      break;
+    case 'F64':
+      for (let i = 0; i < n; i++) view.setFloat64(i * 8, values[i]!, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < n; i++) view.setUint16(i * 2, floatToF16Bits(values[i]!), true);
+      break;
+    case 'BF16':
+      for (let i = 0; i < n; i++) view.setUint16(i * 2, floatToBf16Bits(values[i]!), true);
+      break;
+    default:
+      throw new DTypeConversionError(`fromFloat32: ${dtype} is not a floating dtype`);
+  }
+  return { dtype, shape: [...shape], data };
+}
+
+/** Integer host tensor from numbers (I64 via BigInt), for token ids, codes and the like. */
+export function fromIntegers(values: ArrayLike<number>, shape: readonly number[], dtype: DType): HostTensor {
+  const n = values.length;
+  if (n !== numElements(shape)) {
+    throw new ShapeMismatchError(`fromIntegers: ${n} values do not fill shape ${JSON.stringify(shape)}`);
+  }
+  const data = new Uint8Array(n * bytesPerElement(dtype));
+  const view = viewOf(data);
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    switch (dtype) {
+      case 'I64':
+        view.setBigInt64(i * 8, BigInt(v), true);
+        break;
+      case 'I32':
+        view.setInt32(i * 4, v, true);
+        break;
+      case 'I16':
+        view.setInt16(i * 2, v, true);
+        break;
+      case 'I8':
+        view.setInt8(i, v);
+        break;
+      case 'U8':
+      case 'BOOL':
+        view.setUint8(i, v);
+        break;
+      default:
+        throw new DTypeConversionError(`fromIntegers: ${dtype} is not an integer dtype`);
+    }
+  }
+  return { dtype, shape: [...shape], data };
+}
