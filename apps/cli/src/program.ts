@@ -1,5 +1,5 @@
-import { Command, CommanderError } from 'commander';
 import { PeftError } from '@peft/core';
+import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
 import { EXIT } from './exit-codes.js';
 
@@ -27,7 +27,9 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT.badInput;
     }
-    process.stderr.write(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     return EXIT.internal;
   }
 }

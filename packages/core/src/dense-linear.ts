@@ -1,14 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeMismatchError } from './errors.js';
-import { type StateDict, fromFloat32 } from './host-tensor.js';
 import type { DType } from './dtype.js';
+import { ShapeMismatchError } from './errors.js';
+import { fromFloat32, type StateDict } from './host-tensor.js';
 import type { QuantizedLinear } from './quantized-linear.js';
 
 /** Applies `matmul` to the last axis of `x`, whatever its leading dimensions. */
-export function applyToLastAxis(x: tf.Tensor, inFeatures: number, matmul: (x2d: tf.Tensor2D) => tf.Tensor2D): tf.Tensor {
+export function applyToLastAxis(
+  x: tf.Tensor,
+  inFeatures: number,
+  matmul: (x2d: tf.Tensor2D) => tf.Tensor2D,
+): tf.Tensor {
   const lastDim = x.shape[x.shape.length - 1];
   if (lastDim !== inFeatures) {
-    throw new ShapeMismatchError(`linear expects last dimension ${inFeatures}, got input shape ${JSON.stringify(x.shape)}`);
+    throw new ShapeMismatchError(
+      `linear expects last dimension ${inFeatures}, got input shape ${JSON.stringify(x.shape)}`,
+    );
   }
   return tf.tidy(() => {
     const lead = x.shape.slice(0, -1);
@@ -41,7 +47,9 @@ export class DenseLinear implements QuantizedLinear {
   constructor(weight: tf.Tensor2D, bias: tf.Tensor1D | null = null, options: DenseLinearOptions = {}) {
     const [out, inF] = weight.shape;
     if (bias && bias.shape[0] !== out) {
-      throw new ShapeMismatchError(`DenseLinear: bias has ${bias.shape[0]} entries for ${out} output features`);
+      throw new ShapeMismatchError(
+        `DenseLinear: bias has ${bias.shape[0]} entries for ${out} output features`,
+      );
     }
     this.outFeatures = out;
     this.inFeatures = inF;
@@ -51,7 +59,12 @@ export class DenseLinear implements QuantizedLinear {
   }
 
   /** A layer from a [out, in] row-major Float32Array. */
-  static fromArray(weight: Float32Array, outFeatures: number, inFeatures: number, bias?: Float32Array): DenseLinear {
+  static fromArray(
+    weight: Float32Array,
+    outFeatures: number,
+    inFeatures: number,
+    bias?: Float32Array,
+  ): DenseLinear {
     const w = tf.tensor2d(weight, [outFeatures, inFeatures]);
     const b = bias ? tf.tensor1d(bias) : null;
     try {
@@ -95,7 +108,10 @@ export class DenseLinear implements QuantizedLinear {
       w.dispose();
     }
     if (this.bias) {
-      dict.set(`${prefix}bias`, fromFloat32(this.bias.dataSync() as Float32Array, this.bias.shape, this.storageDType));
+      dict.set(
+        `${prefix}bias`,
+        fromFloat32(this.bias.dataSync() as Float32Array, this.bias.shape, this.storageDType),
+      );
     }
     return dict;
   }

@@ -1,39 +1,54 @@
 // Public surface of @peft/core. Nothing outside this file is API.
 
+export { applyToLastAxis, DenseLinear, type DenseLinearOptions } from './dense-linear.js';
 export {
+  bytesPerElement,
+  DTYPES,
+  type DType,
+  DTypeConversionError,
+  isDType,
+  isFloatDType,
+  numElements,
+} from './dtype.js';
+export {
+  ConfigError,
+  ModulePathError,
+  NonFiniteWeightError,
   PeftError,
+  RegistryError,
   SafetensorsError,
   ShapeMismatchError,
-  ModulePathError,
-  ConfigError,
-  NonFiniteWeightError,
-  RegistryError,
   SpecificationVersionError,
 } from './errors.js';
-export { DTYPES, type DType, isDType, bytesPerElement, isFloatDType, numElements, DTypeConversionError } from './dtype.js';
-export { bf16BitsToFloat, floatToBf16Bits, f16BitsToFloat, floatToF16Bits } from './half.js';
-export { type HostTensor, type StateDict, hostTensor, toFloat32, fromFloat32, fromIntegers } from './host-tensor.js';
-export {
-  type QuantizedLinear,
-  type QuantizedLinearSpecificationVersion,
-  QUANTIZED_LINEAR_SPECIFICATION_VERSIONS,
-  assertQuantizedLinear,
-  bitsPerParameter,
-} from './quantized-linear.js';
-export { DenseLinear, type DenseLinearOptions, applyToLastAxis } from './dense-linear.js';
-export { Module } from './module.js';
-export { Linear, type LinearLike, isLinear } from './linear.js';
 export { globalRegistry } from './global-registry.js';
-export { type TensorSource, type TensorInfo, MissingTensorError, stateDictSource } from './tensor-source.js';
+export { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half.js';
 export {
-  type LinearFormat,
-  registerLinearFormat,
-  unregisterLinearFormat,
-  registeredLinearFormats,
+  fromFloat32,
+  fromIntegers,
+  type HostTensor,
+  hostTensor,
+  type StateDict,
+  toFloat32,
+} from './host-tensor.js';
+export { isLinear, Linear, type LinearLike } from './linear.js';
+export {
   detectLinearFormat,
+  type LinearFormat,
   loadLinear,
   readDenseLinear,
+  registeredLinearFormats,
+  registerLinearFormat,
+  unregisterLinearFormat,
 } from './linear-format.js';
+export { Module, ModuleList } from './module.js';
+export {
+  assertQuantizedLinear,
+  bitsPerParameter,
+  QUANTIZED_LINEAR_SPECIFICATION_VERSIONS,
+  type QuantizedLinear,
+  type QuantizedLinearSpecificationVersion,
+} from './quantized-linear.js';
+export { MissingTensorError, stateDictSource, type TensorInfo, type TensorSource } from './tensor-source.js';
 
 // safetensors (section owned by safetensors/*)
 

@@ -73,7 +73,9 @@ export async function readDenseLinear(source: TensorSource, prefix: string): Pro
   const bias = source.has(biasKey) ? await source.get(biasKey) : null;
   const [out, inF] = weight.shape as [number, number];
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== out)) {
-    throw new ShapeMismatchError(`${source.name}: "${biasKey}" has shape ${JSON.stringify(bias.shape)}, expected [${out}]`);
+    throw new ShapeMismatchError(
+      `${source.name}: "${biasKey}" has shape ${JSON.stringify(bias.shape)}, expected [${out}]`,
+    );
   }
   const w = tf.tensor2d(toFloat32(weight), [out, inF]);
   const b = bias ? tf.tensor1d(toFloat32(bias)) : null;

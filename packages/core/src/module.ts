@@ -44,7 +44,10 @@ export abstract class Module {
   child<T extends Module = Module>(name: string): T {
     const found = this.childModules.get(name);
     if (!found) {
-      throw new ModulePathError(name, `no child named "${name}"; children are: ${[...this.childModules.keys()].join(', ') || '(none)'}`);
+      throw new ModulePathError(
+        name,
+        `no child named "${name}"; children are: ${[...this.childModules.keys()].join(', ') || '(none)'}`,
+      );
     }
     return found as T;
   }
@@ -118,5 +121,33 @@ export abstract class Module {
 function assertValidName(name: string): void {
   if (name === '' || name.includes('.')) {
     throw new ModulePathError(name, 'a module or parameter name must be non-empty and contain no "."');
+  }
+}
+
+/** An ordered list of modules named "0", "1", ... (PyTorch's `nn.ModuleList`), e.g. a model's decoder layers. */
+export class ModuleList<T extends Module = Module> extends Module {
+  private count = 0;
+
+  constructor(modules: Iterable<T> = []) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  append(module: T): this {
+    this.registerModule(String(this.count++), module);
+    return this;
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** The i-th module as it is now (after any in-place replacement). */
+  at(index: number): T {
+    return this.child<T>(String(index));
+  }
+
+  *[Symbol.iterator](): Iterator<T> {
+    for (let i = 0; i < this.count; i++) yield this.at(i);
   }
 }
