@@ -32,7 +32,7 @@ describe('DenseLinear', () => {
     expect(y.shape).toEqual([2, 2, 2]);
     const expected = referenceLinear(x, w, bias).flat();
     const got = Array.from(y.dataSync());
-    got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+    for (const [i, v] of got.entries()) expect(v).toBeCloseTo(expected[i]!, 5);
     y.dispose();
     layer.dispose();
   });
