@@ -1,0 +1,103 @@
+/** Seeded 32-bit generator (mulberry32): small state, so a sampler's position can be saved and resumed. */
+function mulberry32(state: number): { next(): number; state(): number } {
+  let s = state >>> 0;
+  return {
+    next() {
+      s = (s + 0x6d2b79f5) >>> 0;
+      let t = s;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    },
+    state: () => s,
+  };
+}
+
+/** A padded batch in the layout models take: row-major [batch, seqLen]. */
+export interface Batch {
+  readonly batchSize: number;
+  readonly seqLen: number;
+  readonly inputIds: Int32Array;
+  /** 1 for real tokens, 0 for padding. */
+  readonly attentionMask: Int32Array;
+  /** The input ids with padding replaced by -100, the ignore label (models shift labels themselves). */
+  readonly labels: Int32Array;
+  /** Number of tokens that contribute to the loss (real tokens after the first of each row). */
+  readonly predictedTokens: number;
+}
+
+/** Right-pads sequences to the longest one (at most `maxSeqLen`). */
+export function makeBatch(sequences: number[][], padId: number, maxSeqLen: number): Batch {
+  const seqLen = Math.min(maxSeqLen, Math.max(1, ...sequences.map((s) => s.length)));
+  const n = sequences.length * seqLen;
+  const inputIds = new Int32Array(n).fill(padId);
+  const attentionMask = new Int32Array(n);
+  const labels = new Int32Array(n).fill(-100);
+  let predictedTokens = 0;
+  sequences.forEach((seq, b) => {
+    const len = Math.min(seq.length, seqLen);
+    for (let t = 0; t < len; t++) {
+      inputIds[b * seqLen + t] = seq[t]!;
+      attentionMask[b * seqLen + t] = 1;
+      labels[b * seqLen + t] = seq[t]!;
+    }
+    predictedTokens += Math.max(0, len - 1);
+  });
+  return { batchSize: sequences.length, seqLen, inputIds, attentionMask, labels, predictedTokens };
+}
+
+export interface SamplerState {
+  readonly seed: number;
+  readonly epoch: number;
+  readonly position: number;
+}
+
+/**
+ * Yields batches of example indices, reshuffled each epoch from (seed, epoch). Its state is three
+ * numbers, so a resumed run continues with exactly the batches an uninterrupted run would have seen.
+ */
+export class BatchSampler {
+  private order: number[] = [];
+  private epoch: number;
+  private position: number;
+
+  constructor(
+    private readonly size: number,
+    private readonly batchSize: number,
+    private readonly seed: number,
+    state?: SamplerState,
+  ) {
+    this.epoch = state?.epoch ?? 0;
+    this.position = state?.position ?? 0;
+    this.shuffle();
+  }
+
+  private shuffle(): void {
+    const rng = mulberry32((this.seed ^ Math.imul(this.epoch + 1, 0x9e3779b1)) >>> 0);
+    this.order = Array.from({ length: this.size }, (_, i) => i);
+    for (let i = this.order.length - 1; i > 0; i--) {
+      const j = Math.floor(rng.next() * (i + 1));
+      [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
+    }
+  }
+
+  next(): number[] {
+    if (this.position + this.batchSize > this.size && this.position > 0) {
+      this.epoch++;
+      this.position = 0;
+      this.shuffle();
+    }
+    const batch = this.order.slice(this.position, this.position + this.batchSize);
+    this.position += this.batchSize;
+    return batch;
+  }
+
+  state(): SamplerState {
+    return { seed: this.seed, epoch: this.epoch, position: this.position };
+  }
+}
+
+/** Splits examples into consecutive batches in order (for evaluation). */
+export function* sequentialBatches<T>(items: T[], batchSize: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += batchSize) yield items.slice(i, i + batchSize);
+}
