@@ -87,7 +87,7 @@ describe('AdamW', () => {
     for (let s = 0; s < 2; s++)
       ref = ref.map((p, i) => p * (1 - 0.01 * 0.1) - 0.01 * ([0.5, 0.25][i]! / ([0.5, 0.25][i]! + 1e-8)));
     const got = Array.from(w.dataSync());
-    got.forEach((v, i) => expect(v).toBeCloseTo(ref[i]!, 6));
+    for (const [i, v] of got.entries()) expect(v).toBeCloseTo(ref[i]!, 6);
     tf.dispose([w, g]);
     opt.dispose();
   });

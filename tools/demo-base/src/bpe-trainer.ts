@@ -57,9 +57,9 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number, minCharCoun
       const key = pairKey(a, b);
       pairCounts.set(key, (pairCounts.get(key) ?? 0) + sign * count);
       if (sign > 0) {
-        let set = pairWords.get(key);
-        if (!set) pairWords.set(key, (set = new Set()));
+        const set = pairWords.get(key) ?? new Set<number>();
         set.add(i);
+        pairWords.set(key, set);
       }
     }
   };
