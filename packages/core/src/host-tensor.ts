@@ -1,4 +1,4 @@
-import { type DType, DTypeConversionError, bytesPerElement, numElements } from './dtype.js';
+import { bytesPerElement, type DType, DTypeConversionError, numElements } from './dtype.js';
 import { ShapeMismatchError } from './errors.js';
 import { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half.js';
 
@@ -16,7 +16,12 @@ export interface HostTensor {
 /** An ordered map of tensor names to host tensors (insertion order is file order). */
 export type StateDict = Map<string, HostTensor>;
 
-export function hostTensor(dtype: DType, shape: readonly number[], data: Uint8Array, name = 'tensor'): HostTensor {
+export function hostTensor(
+  dtype: DType,
+  shape: readonly number[],
+  data: Uint8Array,
+  name = 'tensor',
+): HostTensor {
   const expected = numElements(shape) * bytesPerElement(dtype);
   if (data.byteLength !== expected) {
     throw new ShapeMismatchError(

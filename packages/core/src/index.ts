@@ -48,8 +48,25 @@ export {
   type QuantizedLinear,
   type QuantizedLinearSpecificationVersion,
 } from './quantized-linear.js';
-export { MissingTensorError, stateDictSource, type TensorInfo, type TensorSource } from './tensor-source.js';
-
-// safetensors (section owned by safetensors/*)
-
 // PyTorch-compatible randomness (section owned by random/*)
+export { kaimingUniform, kaimingUniformBound } from './random/kaiming.js';
+export { type NormalOptions, randn } from './random/normal.js';
+export { TORCH_DEFAULT_SEED, TorchGenerator, type TorchSeed } from './random/torch-generator.js';
+export { type UniformMode, type UniformOptions, uniform_ } from './random/uniform.js';
+export {
+  type VeraProjectionOptions,
+  type VeraProjections,
+  veraProjections,
+} from './random/vera-projections.js';
+// safetensors (section owned by safetensors/*)
+export { openSafetensorsBlob } from './safetensors/blob.js';
+export {
+  MAX_HEADER_BYTES,
+  type SafetensorsHeader,
+  type SafetensorsTensorInfo,
+} from './safetensors/header.js';
+export type { SafetensorsMetadata, SerializeOptions } from './safetensors/layout.js';
+export { parseSafetensors } from './safetensors/parse.js';
+export { serializeSafetensors } from './safetensors/serialize.js';
+export { type ByteRangeReader, openSafetensorsReader, type SafetensorsSource } from './safetensors/source.js';
+export { MissingTensorError, stateDictSource, type TensorInfo, type TensorSource } from './tensor-source.js';

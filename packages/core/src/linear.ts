@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module.js';
-import { type QuantizedLinear, assertQuantizedLinear } from './quantized-linear.js';
+import { assertQuantizedLinear, type QuantizedLinear } from './quantized-linear.js';
 
 const LINEAR_BRAND = Symbol.for('@peft/core/Linear');
 
@@ -61,5 +61,9 @@ export class Linear extends Module implements LinearLike {
  * copies of the package still recognise each other's layers).
  */
 export function isLinear(module: unknown): module is Linear {
-  return typeof module === 'object' && module !== null && (module as Record<symbol, unknown>)[LINEAR_BRAND] === true;
+  return (
+    typeof module === 'object' &&
+    module !== null &&
+    (module as Record<symbol, unknown>)[LINEAR_BRAND] === true
+  );
 }

@@ -1,6 +1,6 @@
+import type { DType } from './dtype.js';
 import { PeftError } from './errors.js';
 import type { HostTensor, StateDict } from './host-tensor.js';
-import type { DType } from './dtype.js';
 
 export interface TensorInfo {
   readonly dtype: DType;
