@@ -1,6 +1,6 @@
 import { bytesPerElement, type DType, DTypeConversionError, numElements } from './dtype.js';
 import { ShapeMismatchError } from './errors.js';
-import { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half.js';
+import { f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half.js';
 
 /**
  * A tensor as it lives in a file: dtype, shape and raw little-endian bytes. This is the unit of
@@ -35,23 +35,64 @@ function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Float32 view of any numeric host tensor; F16/BF16/F64/int types are converted exactly or by rounding to f32. */
+let f16Table: Float32Array | undefined;
+
+/** All 65,536 float16 values, built once: a table lookup is far faster than decoding each element. */
+function float16Table(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) f16Table[bits] = f16BitsToFloat(bits);
+  }
+  return f16Table;
+}
+
+/** Little-endian 16-bit words of `count` elements, whatever the alignment of `data`. */
+function words16(data: Uint8Array, count: number): Uint16Array {
+  const words = new Uint16Array(count);
+  for (let i = 0; i < count; i++) words[i] = data[2 * i]! | (data[2 * i + 1]! << 8);
+  return words;
+}
+
+/**
+ * Float32 values of any numeric host tensor. F32 and BF16 keep their exact bits (NaN payloads
+ * included); F16 converts exactly; F64 and 64-bit integers round to the nearest float32.
+ */
 export function toFloat32(tensor: HostTensor): Float32Array {
   const n = numElements(tensor.shape);
+  const data = tensor.data;
+  switch (tensor.dtype) {
+    case 'F32': {
+      const bits = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        const j = 4 * i;
+        bits[i] = data[j]! | (data[j + 1]! << 8) | (data[j + 2]! << 16) | (data[j + 3]! << 24);
+      }
+      return new Float32Array(bits.buffer);
+    }
+    case 'BF16': {
+      const words = words16(data, n);
+      const bits = new Uint32Array(n);
+      for (let i = 0; i < n; i++) bits[i] = words[i]! << 16;
+      return new Float32Array(bits.buffer);
+    }
+    case 'F16': {
+      const table = float16Table();
+      const words = words16(data, n);
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = table[words[i]!]!;
+      return out;
+    }
+    default:
+      return integerOrF64ToFloat32(tensor, n);
+  }
+}
+
+function integerOrF64ToFloat32(tensor: HostTensor, n: number): Float32Array {
   const view = viewOf(tensor.data);
   const out = new Float32Array(n);
   switch (tensor.dtype) {
-    case 'F32':
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
-      return out;
     case 'F64':
       for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
-      return out;
-    case 'F16':
-      for (let i = 0; i < n; i++) out[i] = f16BitsToFloat(view.getUint16(i * 2, true));
-      return out;
-    case 'BF16':
-      for (let i = 0; i < n; i++) out[i] = bf16BitsToFloat(view.getUint16(i * 2, true));
       return out;
     case 'I64':
       for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(i * 8, true));
@@ -65,8 +106,7 @@ export function toFloat32(tensor: HostTensor): Float32Array {
     case 'I8':
       for (let i = 0; i < n; i++) out[i] = view.getInt8(i);
       return out;
-    case 'U8':
-    case 'BOOL':
+    default:
       for (let i = 0; i < n; i++) out[i] = tensor.data[i]!;
       return out;
   }
