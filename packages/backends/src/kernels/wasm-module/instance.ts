@@ -1,0 +1,96 @@
+import type { WasmBackendLike } from '../backend-access.js';
+import { BNB4_SIMD_WASM_BASE64 } from './bnb4-simd.generated.js';
+
+/** The exports of assembly/bnb4.ts. Pointers are byte offsets in TensorFlow.js' wasm heap. */
+export interface Bnb4SimdExports {
+  bindWeights(
+    packed: number,
+    absmax: number,
+    nested: number,
+    nestedAbsmax: number,
+    nestedCode: number,
+    nestedBlocksize: number,
+    offset: number,
+    code: number,
+    blocksizeLog2: number,
+    outFeatures: number,
+    inFeatures: number,
+  ): void;
+  dequantizeRange(start: number, end: number, pairTable: number, out: number): void;
+  matmulExact(x: number, rows: number, y: number, rowBuf: number, pairTable: number): void;
+  matmulTransposed(dy: number, rows: number, dx: number, rowBuf: number, pairTable: number): void;
+  quantizeActivations(
+    x: number,
+    rows: number,
+    K: number,
+    x16: number,
+    scales: number,
+    codeScale: number,
+  ): number;
+  matmulFixed16(x16: number, scales: number, rows: number, tables: number, y: number): void;
+}
+
+// One instance per tfjs wasm backend (each backend has its own heap); null records "cannot share its memory".
+const instances = new WeakMap<object, Bnb4SimdExports | null>();
+let compiled: WebAssembly.Module | null = null;
+
+function moduleBytes(): Uint8Array {
+  const binary = atob(BNB4_SIMD_WASM_BASE64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * TensorFlow.js' WebAssembly.Memory, found among the Emscripten module's exports. Null when the heap is a
+ * SharedArrayBuffer (the multi-threaded build): the module is compiled for an unshared memory.
+ */
+function tfjsMemory(backend: WasmBackendLike): WebAssembly.Memory | null {
+  const exports = backend.wasm.asm;
+  if (!exports) return null;
+  for (const value of Object.values(exports)) {
+    if (value instanceof WebAssembly.Memory && value.buffer === backend.wasm.HEAPU8.buffer) {
+      return value.buffer instanceof ArrayBuffer ? value : null;
+    }
+  }
+  return null;
+}
+
+/** Compiles and links the module for this backend off the main thread; setupBackend awaits it. */
+export async function prepareBnb4Simd(backend: WasmBackendLike): Promise<boolean> {
+  if (instances.has(backend)) return instances.get(backend) !== null;
+  const memory = tfjsMemory(backend);
+  let result: Bnb4SimdExports | null = null;
+  if (memory) {
+    try {
+      compiled ??= await WebAssembly.compile(moduleBytes() as BufferSource);
+      const instance = await WebAssembly.instantiate(compiled, { env: { memory } });
+      result = instance.exports as unknown as Bnb4SimdExports;
+    } catch {
+      result = null; // no wasm SIMD in this engine: the typed-array kernels take over
+    }
+  }
+  instances.set(backend, result);
+  return result !== null;
+}
+
+/**
+ * The module linked to this backend's memory, or null (the caller then runs the typed-array kernel on the heap).
+ * Links synchronously if setupBackend did not (e.g. the app called tf.setBackend('wasm') itself).
+ */
+export function bnb4Simd(backend: WasmBackendLike): Bnb4SimdExports | null {
+  const known = instances.get(backend);
+  if (known !== undefined) return known;
+  const memory = tfjsMemory(backend);
+  let result: Bnb4SimdExports | null = null;
+  if (memory) {
+    try {
+      compiled ??= new WebAssembly.Module(moduleBytes() as BufferSource);
+      result = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Bnb4SimdExports;
+    } catch {
+      result = null;
+    }
+  }
+  instances.set(backend, result);
+  return result;
+}

@@ -1,0 +1,113 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendUnavailableError } from '../errors.js';
+import type { WasmBackendLike } from '../kernels/backend-access.js';
+import { registerBnb4Flags } from '../kernels/bnb4-shared/flags.js';
+import { prepareBnb4Simd } from '../kernels/wasm-module/instance.js';
+import { registerCpuKernels } from '../register-cpu.js';
+import { registerWasmKernels } from '../register-wasm.js';
+import { registerWebGpuKernels } from '../register-webgpu.js';
+import { registerTfjsGradients } from './gradients.js';
+
+export type BackendChoice = 'auto' | 'cpu' | 'wasm' | 'webgpu';
+export type BackendName = 'cpu' | 'wasm' | 'webgpu';
+
+export interface SetupBackendOptions {
+  /**
+   * Where the TensorFlow.js wasm binaries are served (browser pages): a folder URL ending in "/", or a map from
+   * file name (`tfjs-backend-wasm-simd.wasm`, ...) to URL. Passed to tfjs' `setWasmPaths`. Node finds them itself.
+   */
+  wasmPaths?: string | Record<string, string>;
+  /** Threads for the wasm backend's XNNPACK (only where the page is cross-origin isolated). */
+  wasmThreads?: number;
+}
+
+export interface BackendSetup {
+  backend: BackendName;
+  /** Why this backend: what was found, what was missing. */
+  reason: string;
+}
+
+interface GpuNavigator {
+  gpu?: { requestAdapter(): Promise<unknown | null> };
+}
+
+async function webGpuAdapterFound(): Promise<string | null> {
+  const nav = (globalThis as { navigator?: GpuNavigator }).navigator;
+  if (!nav?.gpu) return 'navigator.gpu is absent (no WebGPU in this environment)';
+  try {
+    return (await nav.gpu.requestAdapter()) ? null : 'navigator.gpu.requestAdapter() returned no adapter';
+  } catch (err) {
+    return `navigator.gpu.requestAdapter() failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+async function useBackend(name: BackendName): Promise<boolean> {
+  try {
+    return (await tf.setBackend(name)) && tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+async function startWebGpu(): Promise<string | null> {
+  const missing = await webGpuAdapterFound();
+  if (missing) return missing;
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await useBackend('webgpu'))) return 'the tfjs webgpu backend failed to initialise';
+  registerWebGpuKernels();
+  return null;
+}
+
+async function startWasm(options: SetupBackendOptions): Promise<string | null> {
+  if (typeof WebAssembly !== 'object') return 'WebAssembly is not available';
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  if (options.wasmPaths !== undefined) wasm.setWasmPaths(options.wasmPaths);
+  if (options.wasmThreads !== undefined) wasm.setThreadsCount(options.wasmThreads);
+  if (!(await useBackend('wasm')))
+    return 'the tfjs wasm backend failed to initialise (are the .wasm files served? see wasmPaths)';
+  registerWasmKernels();
+  await prepareBnb4Simd(tf.backend() as unknown as WasmBackendLike);
+  return null;
+}
+
+async function startCpu(): Promise<string | null> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  if (!(await useBackend('cpu'))) return 'the tfjs cpu backend failed to initialise';
+  // The cpu backend prints a "use tfjs-node" banner on first use in Node; choosing cpu here is deliberate.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  registerCpuKernels();
+  return null;
+}
+
+/**
+ * Sets up TensorFlow.js for this environment and registers this package's kernels for the chosen backend, plus
+ * every tfjs gradient. `auto` takes webgpu when an adapter exists, else wasm (SIMD), else cpu, and says why.
+ * An explicit choice that cannot run throws BackendUnavailableError.
+ */
+export async function setupBackend(
+  choice: BackendChoice = 'auto',
+  options: SetupBackendOptions = {},
+): Promise<BackendSetup> {
+  await registerTfjsGradients();
+  registerBnb4Flags();
+  const failures: string[] = [];
+  const attempt = async (name: BackendName): Promise<boolean> => {
+    const problem =
+      name === 'webgpu' ? await startWebGpu() : name === 'wasm' ? await startWasm(options) : await startCpu();
+    if (problem) failures.push(`${name}: ${problem}`);
+    return problem === null;
+  };
+
+  if (choice !== 'auto') {
+    if (!(await attempt(choice))) throw new BackendUnavailableError(choice, failures.join('; '));
+    return { backend: choice, reason: `requested "${choice}"` };
+  }
+  if (await attempt('webgpu')) return { backend: 'webgpu', reason: 'auto: a WebGPU adapter is available' };
+  if (await attempt('wasm')) {
+    const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) ? 'with SIMD' : 'without SIMD';
+    return { backend: 'wasm', reason: `auto: wasm ${simd} (${failures.join('; ')})` };
+  }
+  if (await attempt('cpu'))
+    return { backend: 'cpu', reason: `auto: plain JavaScript cpu (${failures.join('; ')})` };
+  throw new BackendUnavailableError('auto', failures.join('; '));
+}

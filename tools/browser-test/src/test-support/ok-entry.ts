@@ -1,0 +1,15 @@
+// A page that reports what the harness promises: a secure context, a WebGPU adapter, working module code.
+export default async function run(): Promise<{ secure: boolean; adapter: string | null; answer: number }> {
+  const gpu = (
+    navigator as unknown as {
+      gpu?: { requestAdapter(): Promise<{ info?: { architecture?: string } } | null> };
+    }
+  ).gpu;
+  const adapter = gpu ? await gpu.requestAdapter() : null;
+  console.log('hello from the page');
+  return {
+    secure: isSecureContext,
+    adapter: adapter ? (adapter.info?.architecture ?? 'unknown') : null,
+    answer: 6 * 7,
+  };
+}
