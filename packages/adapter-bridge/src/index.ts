@@ -1,1 +1,86 @@
-export {};
+// Public surface of @peft/adapter-bridge (browser-safe). Node file helpers: '@peft/adapter-bridge/node'.
+
+export {
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_WEIGHTS_NAME,
+  type AdapterFiles,
+  adapterConfigJson,
+  adapterSubfolder,
+  type LoadAdapterOptions,
+  loadAdapterFiles,
+  peftModelFromFiles,
+  readAdapterConfig,
+  type SaveAdapterOptions,
+  saveAdapterFiles,
+} from './adapter-files.js';
+export { AdapterLayer, isAdapterLayer } from './adapter-layer.js';
+export { AdapterNameError, assertValidAdapterName } from './adapter-name.js';
+export { BASE_MODEL_PREFIX, collectAdapterState, loadAdapterState, MODEL_PREFIX } from './adapter-state.js';
+export { BiasOverrideLinear } from './bias-override.js';
+export {
+  boolField,
+  type ConfigSchema,
+  enumField,
+  type FieldSpec,
+  floatField,
+  intField,
+  intOrListField,
+  jsonObjectField,
+  nullableStringField,
+  numberField,
+  type ParseOptions,
+  parseWithSchema,
+  schemaToJson,
+  stringListField,
+  stringOrListField,
+  unsupportedField,
+} from './config/fields.js';
+export {
+  type AdapterConfig,
+  checkTunerConfig,
+  type PeftConfigFields,
+  peftConfigSchema,
+  TASK_TYPES,
+  type TunerConfigFields,
+  tunerConfigSchema,
+} from './config/peft-config.js';
+export { PyFloat, type PyJson, pythonFloatRepr, pythonJsonDumps } from './config/python-json.js';
+export {
+  AdapterFileError,
+  AdapterMismatchError,
+  AdapterStateError,
+  MergeError,
+  TargetModulesError,
+} from './errors.js';
+export {
+  type AnyPeftMethod,
+  type LayerContext,
+  type MethodLayer,
+  PEFT_METHOD_SPECIFICATION_VERSIONS,
+  type PeftMethod,
+  type PeftMethodSpecificationVersion,
+  type SharedStateContext,
+  type TargetLayerInfo,
+} from './method.js';
+export { modelInfo, type PeftModelInfo } from './model-info.js';
+export { ModuleDict } from './module-dict.js';
+export { isModulesToSaveWrapper, ModulesToSaveWrapper, TrainableLinear } from './modules-to-save.js';
+export { countParameters, formatParameterSummary, type ParameterCounts } from './parameter-count.js';
+export { type AdapterConfigInput, getPeftModel, PeftModel } from './peft-model.js';
+export {
+  getPeftMethod,
+  packageForPeftType,
+  registeredPeftTypes,
+  registerPeftMethod,
+  unregisterPeftMethod,
+} from './registry.js';
+export {
+  ALL_LINEAR,
+  checkTargetModuleExists,
+  expandAllLinear,
+  findMinimalTargetModules,
+  outputHeadPath,
+  type ResolvedTargets,
+  resolveTargets,
+} from './targets.js';
+export { type PeftWarning, setWarningHandler, type WarningHandler, warn } from './warnings.js';

@@ -1,0 +1,92 @@
+/**
+ * JSON text byte-identical to Python's `json.dumps(obj, indent=2, sort_keys=True)`, which is how PEFT
+ * writes `adapter_config.json`. `JSON.stringify` differs in three ways that matter here: it writes the
+ * float 0.0 as `0` (Python: `0.0`), uses other exponent spellings (`1e-7` vs `1e-07`), and does not
+ * escape non-ASCII (Python's default `ensure_ascii`). No maintained package mimics `json.dumps`, so
+ * the writer is here; it is short.
+ */
+
+/** A Python float: a number that must be written with a decimal point or exponent. */
+export class PyFloat {
+  constructor(readonly value: number) {}
+}
+
+export type PyJson = null | boolean | number | string | PyFloat | PyJson[] | { [key: string]: PyJson };
+
+/** Python's `repr(float)`: shortest round-trip digits, fixed notation for 1e-4 <= |x| < 1e16. */
+export function pythonFloatRepr(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (value === Number.NEGATIVE_INFINITY) return '-Infinity';
+  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
+  // toExponential() without an argument yields the shortest digits that round-trip, like repr.
+  const [mantissa, expText] = value.toExponential().split('e') as [string, string];
+  const exponent = Number(expText);
+  const negative = mantissa.startsWith('-');
+  const digits = mantissa.replace('-', '').replace('.', '');
+  const sign = negative ? '-' : '';
+  if (exponent >= -4 && exponent < 16) {
+    if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+    const intPart = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
+    const fracPart = digits.slice(exponent + 1);
+    return `${sign}${intPart}.${fracPart === '' ? '0' : fracPart}`;
+  }
+  const frac = digits.slice(1);
+  const expSign = exponent < 0 ? '-' : '+';
+  const expDigits = String(Math.abs(exponent)).padStart(2, '0');
+  return `${sign}${digits[0]}${frac === '' ? '' : `.${frac}`}e${expSign}${expDigits}`;
+}
+
+function escapeString(text: string): string {
+  let out = '"';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const ch = text[i]!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\b') out += '\\b';
+    else if (ch === '\f') out += '\\f';
+    // Python escapes every UTF-16 unit outside printable ASCII, surrogate halves separately.
+    else if (c < 0x20 || c > 0x7e) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+function write(value: PyJson, indent: string): string {
+  if (value === null) return 'null';
+  if (value === true) return 'true';
+  if (value === false) return 'false';
+  if (value instanceof PyFloat) return pythonFloatRepr(value.value);
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) return pythonFloatRepr(value);
+    return Object.is(value, -0) ? '0' : String(BigInt(value));
+  }
+  if (typeof value === 'string') return escapeString(value);
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    return `[\n${value.map((v) => inner + write(v, inner)).join(',\n')}\n${indent}]`;
+  }
+  const keys = Object.keys(value).sort(comparePythonStrings);
+  if (keys.length === 0) return '{}';
+  return `{\n${keys.map((k) => `${inner}${escapeString(k)}: ${write(value[k]!, inner)}`).join(',\n')}\n${indent}}`;
+}
+
+/** Python orders str by code point; JS `<` compares UTF-16 units, which differs only above U+FFFF. */
+function comparePythonStrings(a: string, b: string): number {
+  const ca = Array.from(a, (ch) => ch.codePointAt(0)!);
+  const cb = Array.from(b, (ch) => ch.codePointAt(0)!);
+  for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
+    if (ca[i] !== cb[i]) return ca[i]! - cb[i]!;
+  }
+  return ca.length - cb.length;
+}
+
+/** `json.dumps(value, indent=2, sort_keys=True)` (no trailing newline, as PEFT writes it). */
+export function pythonJsonDumps(value: PyJson): string {
+  return write(value, '');
+}

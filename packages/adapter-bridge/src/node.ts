@@ -1,0 +1,83 @@
+// Node-only entry point (`@peft/adapter-bridge/node`): adapter folders on disk. The main entry point
+// stays browser-safe and works on in-memory file maps.
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import type { Module } from '@peft/core';
+import { writeFileAtomic } from '@peft/core/node';
+import {
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_WEIGHTS_NAME,
+  type AdapterFiles,
+  type LoadAdapterOptions,
+  loadAdapterFiles,
+  peftModelFromFiles,
+  type SaveAdapterOptions,
+  saveAdapterFiles,
+} from './adapter-files.js';
+import { assertValidAdapterName } from './adapter-name.js';
+import { AdapterFileError } from './errors.js';
+import type { PeftModel } from './peft-model.js';
+
+/**
+ * PEFT's `save_pretrained(dir)`: each adapter as `adapter_config.json` + `adapter_model.safetensors`,
+ * non-default adapters in `dir/<name>/`. Each file is written atomically (temp file + rename), so an
+ * interrupted save never leaves a half-written file where a good one was. Returns the written paths.
+ */
+export async function savePretrained(
+  peft: PeftModel,
+  dir: string,
+  options: SaveAdapterOptions = {},
+): Promise<string[]> {
+  const files = saveAdapterFiles(peft, options);
+  const written: string[] = [];
+  // Weights before configs: a folder whose config is present always has its weights.
+  const ordered = [...files.entries()].sort(
+    ([a], [b]) => Number(a.endsWith(ADAPTER_CONFIG_NAME)) - Number(b.endsWith(ADAPTER_CONFIG_NAME)),
+  );
+  for (const [relativePath, bytes] of ordered) {
+    const path = join(dir, ...relativePath.split('/'));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(path, bytes);
+    written.push(path);
+  }
+  return written;
+}
+
+/** Reads an adapter folder (its config and weights; or `subfolder` of it) into a file map. */
+export async function readAdapterFolder(dir: string, subfolder = ''): Promise<AdapterFiles> {
+  const files: AdapterFiles = new Map();
+  const info = await stat(dir).catch((cause: unknown) => {
+    throw new AdapterFileError(dir, 'adapter folder not found', { cause });
+  });
+  if (!info.isDirectory()) throw new AdapterFileError(dir, 'is not a folder');
+  const parts = subfolder.split('/').filter(Boolean);
+  for (const part of parts) assertValidAdapterName(part);
+  const folder = join(dir, ...parts);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of [ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME]) {
+    if (!names.includes(name)) continue;
+    const path = join(folder, name);
+    files.set(relative(dir, path).split(sep).join('/'), new Uint8Array(await readFile(path)));
+  }
+  return files;
+}
+
+/** PEFT's `PeftModel.from_pretrained(model, dir)`: injects and loads the adapter saved in `dir`. */
+export async function fromPretrained(
+  model: Module,
+  dir: string,
+  options: LoadAdapterOptions = {},
+): Promise<PeftModel> {
+  const files = await readAdapterFolder(dir, options.subfolder);
+  return peftModelFromFiles(model, files, { ...options, sourceName: options.sourceName ?? dir });
+}
+
+/** PEFT's `load_adapter(dir, adapter_name)`: adds another saved adapter to `peft`. */
+export async function loadAdapter(
+  peft: PeftModel,
+  dir: string,
+  options: LoadAdapterOptions = {},
+): Promise<void> {
+  const files = await readAdapterFolder(dir, options.subfolder);
+  await loadAdapterFiles(peft, files, { ...options, sourceName: options.sourceName ?? dir });
+}

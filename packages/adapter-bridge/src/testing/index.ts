@@ -1,0 +1,6 @@
+// Test helpers for method and quantizer authors (`@peft/adapter-bridge/testing`). Not for production use.
+
+export { finiteDifferenceGradient } from './finite-difference.js';
+export { Int8RowsLinear } from './int8-rows-linear.js';
+export { type BaseLayerFactory, TinyLlamaForCausalLM, type TinyLlamaOptions } from './tiny-llama.js';
+export { type Forward, mseLoss, regressionTask, type TrainResult, train } from './train.js';

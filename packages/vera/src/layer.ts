@@ -1,0 +1,81 @@
+import type { MethodLayer } from '@peft/adapter-bridge';
+import { Module } from '@peft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { VeraConfig } from './config.js';
+import type { VeraSharedState } from './model.js';
+
+/**
+ * VeRA on one linear layer (PEFT's `vera.Linear` for one adapter):
+ *
+ *   h = W0·x + Λ_b · B_s · Λ_d · A_s · dropout(x),  A_s = vera_A[:, :in], B_s = vera_B[:out, :]
+ *
+ * Only the two scaling vectors train: `vera_lambda_b` (out) and `vera_lambda_d` (r). The projections
+ * are the model-wide frozen ones, sliced to this layer's LOGICAL shape, so every layer of a model
+ * with mixed shapes (4-bit or not) shares one pair.
+ */
+export class VeraLayer extends Module implements MethodLayer {
+  readonly lambdaB: tf.Variable<tf.Rank.R1>;
+  readonly lambdaD: tf.Variable<tf.Rank.R1>;
+  private readonly dropout: number;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    config: VeraConfig,
+    private readonly shared: VeraSharedState,
+  ) {
+    super();
+    const r = config.r;
+    this.dropout = config.vera_dropout;
+    const b = config.init_weights ? tf.zeros([outFeatures]) : tf.ones([outFeatures]);
+    const d = config.init_weights ? tf.fill([r], config.d_initial) : tf.randomNormal([r]);
+    this.lambdaB = this.registerParameter('vera_lambda_b', tf.variable(b, true)) as tf.Variable<tf.Rank.R1>;
+    this.lambdaD = this.registerParameter('vera_lambda_d', tf.variable(d, true)) as tf.Variable<tf.Rank.R1>;
+    tf.dispose([b, d]);
+  }
+
+  /**
+   * The projections as this layer uses them, both pre-transposed for a transpose-free matmul (the
+   * fast path on tfjs wasm): A_sᵀ [in, r] and B_sᵀ [r, out]. Slices are taken per call rather than
+   * cached per layer, which would multiply the memory VeRA exists to save.
+   */
+  private slices(): { aT: tf.Tensor2D; bT: tf.Tensor2D } {
+    const { aT, bT, maxIn, maxOut, r } = this.shared.projections;
+    return {
+      aT: this.inFeatures === maxIn ? aT : tf.slice(aT, [0, 0], [this.inFeatures, r]),
+      bT: this.outFeatures === maxOut ? bT : tf.slice(bT, [0, 0], [r, this.outFeatures]),
+    };
+  }
+
+  apply(x: tf.Tensor, result: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      let x2d = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
+      if (this.training && this.dropout > 0) x2d = tf.dropout(x2d, this.dropout) as tf.Tensor2D;
+      const { aT, bT } = this.slices();
+      const down = tf.mul(tf.matMul(x2d, aT), this.lambdaD);
+      const delta = tf.mul(tf.matMul(down as tf.Tensor2D, bT), this.lambdaB);
+      return tf.add(result, tf.reshape(delta, [...lead, this.outFeatures]));
+    });
+  }
+
+  /** ΔW = (λ_b ⊙ B_s) @ (λ_d ⊙ A_s), [out, in]. */
+  deltaWeight(): tf.Tensor2D {
+    return tf.tidy(() => {
+      const { aT, bT } = this.slices();
+      const scaledB = tf.mul(
+        tf.transpose(bT),
+        tf.reshape(this.lambdaB, [this.outFeatures, 1]),
+      ) as tf.Tensor2D;
+      const scaledA = tf.mul(tf.transpose(aT), tf.reshape(this.lambdaD, [-1, 1])) as tf.Tensor2D;
+      return tf.matMul(scaledB, scaledA);
+    });
+  }
+
+  stateVariables(): ReadonlyMap<string, tf.Variable> {
+    return new Map<string, tf.Variable>([
+      ['vera_lambda_b', this.lambdaB],
+      ['vera_lambda_d', this.lambdaD],
+    ]);
+  }
+}
