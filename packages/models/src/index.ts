@@ -1,1 +1,27 @@
-export {};
+// Public surface of @peft/models (browser-safe). File I/O lives in `@peft/models/node`.
+
+export {
+  configToJson,
+  type LlamaConfig,
+  type LlamaConfigInput,
+  type LlamaFamilyType,
+  llamaConfig,
+  parseLlamaConfig,
+  SUPPORTED_MODEL_TYPES,
+} from './config.js';
+export { CheckpointError, InputError } from './errors.js';
+export { type FinishReason, type GenerateOptions, type GenerateResult, generate } from './generate.js';
+export { parseGenerationConfig } from './generation-config.js';
+export { KvCache } from './kv-cache.js';
+export { type CheckpointLayout, checkpointLayout, type LinearSpec } from './layout.js';
+export { type LoadOptions, loadLlama } from './load.js';
+export { causalLmLoss, IGNORE_INDEX } from './loss.js';
+export { type CausalLmInput, type CausalLmOutput, LlamaForCausalLM, LlamaModel } from './model.js';
+export { loadPretrained, type PretrainedFiles, type PretrainedModel } from './pretrained.js';
+export { createRandomModel, randomStateDict } from './random-model.js';
+export { inverseFrequencies } from './rope.js';
+export { type RopeScaling, SUPPORTED_ROPE_TYPES } from './rope-scaling.js';
+export { pickToken, type SamplingOptions } from './sampling.js';
+export { type ModelStateDict, modelStateDict } from './state-dict.js';
+export type { TokenBatch } from './token-batch.js';
+export { TextTokenizer } from './tokenizer.js';

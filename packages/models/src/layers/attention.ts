@@ -1,0 +1,73 @@
+import { type Linear, Module } from '@peft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { AttentionMask } from '../attention-mask.js';
+import type { LayerCache } from '../kv-cache.js';
+import { applyRotary, type RotaryTables } from '../rope.js';
+
+export interface AttentionShape {
+  readonly numHeads: number;
+  readonly numKeyValueHeads: number;
+  readonly headDim: number;
+}
+
+/** What every layer of one forward pass shares: rotary tables and the additive attention masks. */
+export interface AttentionContext {
+  readonly rotary: RotaryTables;
+  /** The mask [B or 1, 1, groups·T, S] for a layer's sliding window (`null` = full causal attention). */
+  mask(window: number | null): AttentionMask;
+}
+
+/**
+ * Multi-head attention with grouped key/value heads (GQA) and RoPE, as transformers' LlamaAttention.
+ *
+ * Query heads are grouped under their key/value head instead of repeating K and V: head h uses
+ * KV head ⌊h / groups⌋, so [B, H, T, d] reshapes to [B, kvH, groups·T, d] without copying and one
+ * batched matmul per KV head covers its whole group.
+ */
+export class Attention extends Module {
+  readonly shape: AttentionShape;
+  readonly slidingWindow: number | null;
+
+  constructor(
+    projections: { q: Linear; k: Linear; v: Linear; o: Linear },
+    shape: AttentionShape,
+    slidingWindow: number | null,
+  ) {
+    super();
+    this.shape = shape;
+    this.slidingWindow = slidingWindow;
+    this.registerModule('q_proj', projections.q);
+    this.registerModule('k_proj', projections.k);
+    this.registerModule('v_proj', projections.v);
+    this.registerModule('o_proj', projections.o);
+  }
+
+  forward(x: tf.Tensor3D, context: AttentionContext, cache?: LayerCache): tf.Tensor3D {
+    const { numHeads, numKeyValueHeads, headDim } = this.shape;
+    const groups = numHeads / numKeyValueHeads;
+    const [batch, time] = x.shape;
+    return tf.tidy(() => {
+      const heads = (y: tf.Tensor, n: number): tf.Tensor4D =>
+        tf.transpose(tf.reshape(y, [batch, time, n, headDim]), [0, 2, 1, 3]);
+      // Scaling q before the product is the same as scaling the scores, on T·d values instead of T·S.
+      const q = tf.mul(
+        applyRotary(heads(this.child<Linear>('q_proj').forward(x), numHeads), context.rotary),
+        1 / Math.sqrt(headDim),
+      );
+      let k = applyRotary(heads(this.child<Linear>('k_proj').forward(x), numKeyValueHeads), context.rotary);
+      let v = heads(this.child<Linear>('v_proj').forward(x), numKeyValueHeads);
+      if (cache) [k, v] = cache.append(k, v);
+
+      const grouped = tf.reshape(q, [batch, numKeyValueHeads, groups * time, headDim]);
+      const { bias, keep } = context.mask(this.slidingWindow);
+      const raw = tf.matMul(grouped, k, false, true);
+      const scores = tf.add(keep ? tf.mul(raw, keep) : raw, bias);
+      const context4 = tf.matMul(tf.softmax(scores), v);
+      const merged = tf.reshape(
+        tf.transpose(tf.reshape(context4, [batch, numHeads, time, headDim]), [0, 2, 1, 3]),
+        [batch, time, numHeads * headDim],
+      );
+      return this.child<Linear>('o_proj').forward(merged) as tf.Tensor3D;
+    });
+  }
+}

@@ -1,0 +1,29 @@
+import { Module } from '@peft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayerCache } from '../kv-cache.js';
+import type { Attention, AttentionContext } from './attention.js';
+import type { Mlp } from './mlp.js';
+import type { RMSNorm } from './rms-norm.js';
+
+/** One pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)). */
+export class DecoderLayer extends Module {
+  constructor(parts: { inputNorm: RMSNorm; attention: Attention; postAttentionNorm: RMSNorm; mlp: Mlp }) {
+    super();
+    this.registerModule('self_attn', parts.attention);
+    this.registerModule('mlp', parts.mlp);
+    this.registerModule('input_layernorm', parts.inputNorm);
+    this.registerModule('post_attention_layernorm', parts.postAttentionNorm);
+  }
+
+  forward(x: tf.Tensor3D, context: AttentionContext, cache?: LayerCache): tf.Tensor3D {
+    return tf.tidy(() => {
+      const normed = this.child<RMSNorm>('input_layernorm').forward(x) as tf.Tensor3D;
+      const attended = tf.add(
+        x,
+        this.child<Attention>('self_attn').forward(normed, context, cache),
+      ) as tf.Tensor3D;
+      const normed2 = this.child<RMSNorm>('post_attention_layernorm').forward(attended) as tf.Tensor3D;
+      return tf.add(attended, this.child<Mlp>('mlp').forward(normed2)) as tf.Tensor3D;
+    });
+  }
+}

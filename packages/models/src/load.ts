@@ -1,0 +1,226 @@
+import {
+  ConfigError,
+  DenseLinear,
+  detectLinearFormat,
+  isFloatDType,
+  Linear,
+  loadLinear,
+  ModuleList,
+  NonFiniteWeightError,
+  type QuantizedLinear,
+  registeredLinearFormats,
+  ShapeMismatchError,
+  type TensorSource,
+  toFloat32,
+} from '@peft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LlamaConfig } from './config.js';
+import { CheckpointError } from './errors.js';
+import { Attention } from './layers/attention.js';
+import { DecoderLayer } from './layers/decoder-layer.js';
+import { Embedding } from './layers/embedding.js';
+import { Mlp } from './layers/mlp.js';
+import { RMSNorm } from './layers/rms-norm.js';
+import { checkpointLayout, isIgnoredTensor, type LinearSpec, layerPrefix } from './layout.js';
+import { LlamaForCausalLM, LlamaModel } from './model.js';
+
+export interface LoadOptions {
+  /** Reject tensors the model does not use (default true); `false` skips them. */
+  strict?: boolean;
+}
+
+/**
+ * Builds a model from a config and its tensors. Every projection goes through core's linear-format
+ * registry, so a bitsandbytes 4-bit checkpoint loads as the quantizer's layer when its package has
+ * been imported (and nothing is dequantized); plain float weights load as `DenseLinear`.
+ * Tensors are read one at a time, so a lazy source never has the whole checkpoint in memory.
+ */
+export async function loadLlama(
+  source: TensorSource,
+  config: LlamaConfig,
+  options: LoadOptions = {},
+): Promise<LlamaForCausalLM> {
+  const layout = checkpointLayout(config);
+  checkKeys(
+    source,
+    config,
+    layout.linears,
+    layout.tensors.map((t) => t.name),
+    options.strict ?? true,
+  );
+
+  const owned: { dispose(): void }[] = [];
+  try {
+    const linears = new Map<string, Linear>();
+    for (const spec of layout.linears) {
+      const linear = new Linear(await readLinear(source, spec, config));
+      owned.push(linear);
+      linears.set(spec.path, linear);
+    }
+    const floats = new Map<string, tf.Tensor>();
+    for (const spec of layout.tensors) {
+      const tensor = await readFloatTensor(source, spec.name, spec.shape);
+      owned.push(tensor);
+      floats.set(spec.name, tensor);
+    }
+    const model = assemble(config, linears, floats);
+    for (const t of floats.values()) t.dispose();
+    return model;
+  } catch (error) {
+    for (const item of owned) item.dispose();
+    throw error;
+  }
+}
+
+function assemble(
+  config: LlamaConfig,
+  linears: Map<string, Linear>,
+  floats: Map<string, tf.Tensor>,
+): LlamaForCausalLM {
+  const get = <T>(map: Map<string, T>, key: string): T => map.get(key)!;
+  const norm = (name: string) => new RMSNorm(get(floats, name) as tf.Tensor1D, config.rmsNormEps);
+  const shape = {
+    numHeads: config.numAttentionHeads,
+    numKeyValueHeads: config.numKeyValueHeads,
+    headDim: config.headDim,
+  };
+  const layers = new ModuleList<DecoderLayer>();
+  for (let i = 0; i < config.numHiddenLayers; i++) {
+    const p = layerPrefix(i);
+    const attention = new Attention(
+      {
+        q: get(linears, `${p}.self_attn.q_proj`),
+        k: get(linears, `${p}.self_attn.k_proj`),
+        v: get(linears, `${p}.self_attn.v_proj`),
+        o: get(linears, `${p}.self_attn.o_proj`),
+      },
+      shape,
+      config.slidingWindows[i] ?? null,
+    );
+    const mlp = new Mlp({
+      gate: get(linears, `${p}.mlp.gate_proj`),
+      up: get(linears, `${p}.mlp.up_proj`),
+      down: get(linears, `${p}.mlp.down_proj`),
+    });
+    layers.append(
+      new DecoderLayer({
+        inputNorm: norm(`${p}.input_layernorm.weight`),
+        attention,
+        postAttentionNorm: norm(`${p}.post_attention_layernorm.weight`),
+        mlp,
+      }),
+    );
+  }
+  const embedWeight = get(floats, 'model.embed_tokens.weight') as tf.Tensor2D;
+  const model = new LlamaModel({
+    embedTokens: new Embedding(embedWeight),
+    layers,
+    norm: norm('model.norm.weight'),
+  });
+  if (config.tieWordEmbeddings) {
+    // The head keeps its own transposed copy: the fast matmul path wants [in, out], the lookup [vocab, hidden].
+    const head = new DenseLinear(embedWeight);
+    return new LlamaForCausalLM(config, { model, lmHead: new Linear(head), tiedHead: head });
+  }
+  return new LlamaForCausalLM(config, { model, lmHead: get(linears, 'lm_head') });
+}
+
+async function readLinear(
+  source: TensorSource,
+  spec: LinearSpec,
+  config: LlamaConfig,
+): Promise<QuantizedLinear> {
+  const prefix = `${spec.path}.`;
+  const format = detectLinearFormat(source, prefix);
+  if (!format) {
+    const key = `${prefix}weight`;
+    const info = source.info(key);
+    if (isBitsAndBytes(config) || !isFloatDType(info.dtype)) {
+      throw new ConfigError(
+        `${source.name}: "${key}" is ${info.dtype}${JSON.stringify(info.shape)}, a quantized weight no registered linear format ` +
+          `(${registeredLinearFormats().join(', ') || 'none'}) reads; for bitsandbytes 4-bit checkpoints import "@peft/quant-bnb4" before loading`,
+      );
+    }
+  }
+  const layer = await loadLinear(source, prefix);
+  if (layer.outFeatures !== spec.outFeatures || layer.inFeatures !== spec.inFeatures) {
+    layer.dispose();
+    throw new ShapeMismatchError(
+      `${source.name}: "${spec.path}" is [${layer.outFeatures}, ${layer.inFeatures}] but the config needs [${spec.outFeatures}, ${spec.inFeatures}]`,
+    );
+  }
+  if ((layer.bias !== null) !== spec.bias) {
+    layer.dispose();
+    throw new CheckpointError(
+      source.name,
+      `${prefix}bias`,
+      spec.bias
+        ? 'is missing but the config calls for a bias'
+        : 'is present but the config has no bias on this layer',
+    );
+  }
+  return layer;
+}
+
+async function readFloatTensor(
+  source: TensorSource,
+  name: string,
+  shape: readonly number[],
+): Promise<tf.Tensor> {
+  const host = await source.get(name);
+  if (!isFloatDType(host.dtype)) {
+    throw new CheckpointError(source.name, name, `is ${host.dtype}; expected a floating-point tensor`);
+  }
+  if (host.shape.length !== shape.length || host.shape.some((d, i) => d !== shape[i])) {
+    throw new ShapeMismatchError(
+      `${source.name}: "${name}" has shape ${JSON.stringify(host.shape)}, the config needs ${JSON.stringify(shape)}`,
+    );
+  }
+  const values = toFloat32(host);
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) throw new NonFiniteWeightError(name, i, values[i]!);
+  }
+  return tf.tensor(values, [...shape], 'float32');
+}
+
+function checkKeys(
+  source: TensorSource,
+  config: LlamaConfig,
+  linears: readonly LinearSpec[],
+  tensorNames: string[],
+  strict: boolean,
+): void {
+  const missing: string[] = [];
+  for (const name of tensorNames) if (!source.has(name)) missing.push(name);
+  for (const spec of linears) {
+    // A quantized layer keeps its `weight` key too (packed), so `weight` is the presence test for any format.
+    if (!source.has(`${spec.path}.weight`)) missing.push(`${spec.path}.weight`);
+  }
+  if (missing.length > 0) {
+    throw new CheckpointError(
+      source.name,
+      missing[0]!,
+      `is missing${missing.length > 1 ? ` (and ${missing.length - 1} more: ${missing.slice(1, 6).join(', ')}${missing.length > 6 ? ', ...' : ''})` : ''}; ` +
+        `is this checkpoint for this config (${config.modelType}, ${config.numHiddenLayers} layers${config.tieWordEmbeddings ? ', tied embeddings' : ''})?`,
+    );
+  }
+  if (!strict) return;
+  const known = new Set(tensorNames);
+  const linearPrefixes = linears.map((l) => `${l.path}.`);
+  for (const key of source.keys()) {
+    if (known.has(key) || isIgnoredTensor(key, config)) continue;
+    if (linearPrefixes.some((p) => key.startsWith(p))) continue;
+    throw new CheckpointError(
+      source.name,
+      key,
+      'is not part of this model; pass { strict: false } to skip unknown tensors',
+    );
+  }
+}
+
+function isBitsAndBytes(config: LlamaConfig): boolean {
+  const q = config.raw['quantization_config'];
+  return (
+    typeof q === 'object' && q !== null && (q as Record<string, unknown>)['quant_method'] === 'bitsandbytes'
+  );
+}

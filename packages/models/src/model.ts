@@ -1,0 +1,164 @@
+import { type Linear, Module, type ModuleList, type QuantizedLinear } from '@peft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { type AttentionMask, planStep } from './attention-mask.js';
+import type { LlamaConfig } from './config.js';
+import { InputError } from './errors.js';
+import { KvCache } from './kv-cache.js';
+import type { AttentionContext } from './layers/attention.js';
+import type { DecoderLayer } from './layers/decoder-layer.js';
+import type { Embedding } from './layers/embedding.js';
+import type { RMSNorm } from './layers/rms-norm.js';
+import { causalLmLoss, IGNORE_INDEX } from './loss.js';
+import { rotaryTables } from './rope.js';
+import { assertRange, assertSameShape, type HostBatch, type TokenBatch, toHostBatch } from './token-batch.js';
+
+/** The decoder stack, transformers' `LlamaModel` (the `model.` prefix of every tensor name). */
+export class LlamaModel extends Module {
+  constructor(parts: { embedTokens: Embedding; layers: ModuleList<DecoderLayer>; norm: RMSNorm }) {
+    super();
+    this.registerModule('embed_tokens', parts.embedTokens);
+    this.registerModule('layers', parts.layers);
+    this.registerModule('norm', parts.norm);
+  }
+
+  get layers(): ModuleList<DecoderLayer> {
+    return this.child<ModuleList<DecoderLayer>>('layers');
+  }
+
+  /** ids [B, T] -> final hidden states [B, T, hidden], after the last norm. */
+  forward(ids: tf.Tensor2D, context: AttentionContext, cache?: KvCache): tf.Tensor3D {
+    return tf.tidy(() => {
+      let hidden = this.child<Embedding>('embed_tokens').forward(ids);
+      let index = 0;
+      for (const layer of this.layers) {
+        hidden = layer.forward(hidden, context, cache?.layer(index));
+        index++;
+      }
+      return this.child<RMSNorm>('norm').forward(hidden) as tf.Tensor3D;
+    });
+  }
+}
+
+export interface CausalLmInput {
+  /** Token ids [B, T]. */
+  inputIds: TokenBatch;
+  /** 1 for a token, 0 for padding (left or right); all ones when omitted. */
+  attentionMask?: TokenBatch;
+  /** Explicit position ids; by default each row counts its real tokens (see `planStep`). */
+  positionIds?: TokenBatch;
+  /** Targets aligned with `inputIds` (shifted inside, as transformers does); `-100` is ignored. */
+  labels?: TokenBatch;
+  /** Extended in place with this call's keys and values; positions continue from it. */
+  cache?: KvCache;
+  /** Compute logits only for the last n positions (generation needs 1); 0 or omitted = all. */
+  logitsToKeep?: number;
+}
+
+export interface CausalLmOutput {
+  /** [B, T, vocab] (or [B, logitsToKeep, vocab]). */
+  logits: tf.Tensor3D;
+  /** Mean next-token cross-entropy, when labels were given. */
+  loss?: tf.Scalar;
+}
+
+/**
+ * A Llama-family causal language model with transformers' module names: `model.embed_tokens`,
+ * `model.layers.<i>.self_attn.{q,k,v,o}_proj`, `model.layers.<i>.mlp.{gate,up,down}_proj`,
+ * `model.layers.<i>.{input,post_attention}_layernorm`, `model.norm`, `lm_head`. Every projection
+ * is a core `Linear` that PEFT injection may replace; parents look children up per call.
+ */
+export class LlamaForCausalLM extends Module {
+  readonly config: LlamaConfig;
+  /**
+   * With tied embeddings, the head layer built from `embed_tokens` at load time. Saving compares
+   * the current `lm_head` with it: a merge that replaced the head unties the weights.
+   */
+  readonly tiedHead: QuantizedLinear | null;
+
+  constructor(
+    config: LlamaConfig,
+    parts: { model: LlamaModel; lmHead: Linear; tiedHead?: QuantizedLinear | null },
+  ) {
+    super();
+    this.config = config;
+    this.tiedHead = parts.tiedHead ?? null;
+    this.registerModule('model', parts.model);
+    this.registerModule('lm_head', parts.lmHead);
+  }
+
+  get model(): LlamaModel {
+    return this.child<LlamaModel>('model');
+  }
+
+  /** A new, empty cache for `batch` rows. */
+  createCache(batch: number): KvCache {
+    return new KvCache(this.config.numHiddenLayers, batch);
+  }
+
+  /** Logits (and the loss when `labels` are given). Differentiable with respect to any trainable variable. */
+  forward(input: CausalLmInput): CausalLmOutput {
+    const { config } = this;
+    const ids = toHostBatch(input.inputIds, 'inputIds');
+    assertRange(ids, config.vocabSize, 'inputIds');
+    const mask = optionalBatch(input.attentionMask, 'attentionMask', ids);
+    if (mask) assertRange(mask, 2, 'attentionMask');
+    const positionIds = optionalBatch(input.positionIds, 'positionIds', ids);
+    if (positionIds) assertRange(positionIds, 2 ** 31 - 1, 'positionIds');
+    const labels = optionalBatch(input.labels, 'labels', ids);
+    if (labels) assertRange(labels, config.vocabSize, 'labels', [IGNORE_INDEX]);
+    const keep = input.logitsToKeep ?? 0;
+    if (!Number.isInteger(keep) || keep < 0)
+      throw new InputError(`logitsToKeep must be a non-negative integer, got ${keep}`);
+    if (labels && keep > 0)
+      throw new InputError('labels need logits at every position; do not combine them with logitsToKeep');
+    const { cache } = input;
+    if (cache && cache.batch !== ids.batch) {
+      throw new InputError(`the cache holds ${cache.batch} rows but inputIds has ${ids.batch}`);
+    }
+
+    const plan = planStep({
+      batch: ids.batch,
+      time: ids.time,
+      mask: mask ? Uint8Array.from(mask.data) : null,
+      positionIds: positionIds?.data ?? null,
+      cache,
+    });
+    const groups = config.numAttentionHeads / config.numKeyValueHeads;
+    const output = tf.tidy(() => {
+      // Built here, not lazily in a layer: a tensor made inside a layer's tf.tidy dies with that scope.
+      const masks = new Map<number | null, AttentionMask>();
+      for (const window of new Set(config.slidingWindows))
+        masks.set(window, plan.attentionMask(window, groups));
+      const context: AttentionContext = {
+        rotary: rotaryTables(config, plan.positions, ids.batch, ids.time),
+        mask: (window) => {
+          const found = masks.get(window);
+          if (!found) throw new InputError(`no attention mask was planned for sliding window ${window}`);
+          return found;
+        },
+      };
+      let hidden = this.model.forward(tf.tensor2d(ids.data, [ids.batch, ids.time], 'int32'), context, cache);
+      if (keep > 0 && keep < ids.time) hidden = tf.slice(hidden, [0, ids.time - keep, 0], [-1, keep, -1]);
+      const logits = this.child<Linear>('lm_head').forward(hidden) as tf.Tensor3D;
+      if (!labels) return { logits };
+      return { logits, loss: causalLmLoss(logits, labels) };
+    });
+    cache?.commit(plan.mask, ids.time, plan.nextPositions);
+    return output;
+  }
+
+  /** The training objective alone, for `tf.variableGrads(() => model.loss(batch))`. */
+  loss(input: CausalLmInput & { labels: TokenBatch }): tf.Scalar {
+    return tf.tidy(() => {
+      const { loss } = this.forward(input);
+      return loss as tf.Scalar;
+    });
+  }
+}
+
+function optionalBatch(value: TokenBatch | undefined, name: string, ids: HostBatch): HostBatch | null {
+  if (value === undefined) return null;
+  const batch = toHostBatch(value, name);
+  assertSameShape(ids, batch, name);
+  return batch;
+}
