@@ -1,0 +1,97 @@
+import {
+  BNB4_EXACT_FLAG,
+  bnb4Matmul,
+  bnb4MatmulTransposed,
+  disposeBnb4Weights,
+  setupBackend,
+} from '@peft/backends';
+import * as tf from '@tensorflow/tfjs-core';
+import { type BenchCase, benchCase, medianMs } from './harness.js';
+import { onnxMatMulNBits } from './onnx-peer.js';
+import { randomNf4Weights } from './random-bnb4.js';
+
+const K = 4096;
+
+function runs(rows: number, outFeatures: number): { warmup: number; runs: number } {
+  const work = rows * outFeatures;
+  return work >= 1_000_000
+    ? { warmup: 1, runs: 3 }
+    : work >= 100_000
+      ? { warmup: 1, runs: 5 }
+      : { warmup: 3, runs: 11 };
+}
+
+function timeOp(op: () => tf.Tensor, rows: number, outFeatures: number): number {
+  return medianMs(
+    () => {
+      const y = op();
+      y.dataSync();
+      y.dispose();
+    },
+    runs(rows, outFeatures),
+  );
+}
+
+/**
+ * x·Wᵀ through the fused 4-bit kernel (NF4, double quantization, blocksize 64) on the TensorFlow.js wasm backend,
+ * against fp32 `tf.matMul(x, wT)` with W stored pre-transposed [K, N] (XNNPACK's fast path, no transpose flag).
+ * Also dy·W (the gradient path) against `tf.matMul(dy, W)` with W [N, K] (again no transpose flag).
+ */
+export async function run(): Promise<BenchCase[]> {
+  await setupBackend('wasm');
+  const cases: BenchCase[] = [];
+  for (const N of [4096, 11008]) {
+    const w = randomNf4Weights(N, K);
+    const wT = tf.randomNormal([K, N]) as tf.Tensor2D;
+    for (const M of [1, 16, 256]) {
+      const x = tf.randomNormal([M, K]) as tf.Tensor2D;
+      const ours = timeOp(() => bnb4Matmul(x, w), M, N);
+      const baseline = timeOp(() => tf.matMul(x, wT), M, N);
+      const extra: Record<string, unknown> = {
+        backend: 'wasm',
+        threads: 1,
+        weight: 'nf4, double-quant, blocksize 64',
+      };
+      if (M <= 16) {
+        tf.env().set(BNB4_EXACT_FLAG, true);
+        extra['exact_float32_kernel_ms'] = Math.round(timeOp(() => bnb4Matmul(x, w), M, N) * 1000) / 1000;
+        tf.env().set(BNB4_EXACT_FLAG, false);
+      }
+      const peer = await onnxMatMulNBits(M, N, K);
+      if (peer) extra['onnxruntime_matmulnbits_ms'] = peer;
+      cases.push(
+        benchCase({
+          name: 'bnb4Matmul',
+          shape: { M, K, N },
+          ours_ms: ours,
+          baseline_ms: baseline,
+          baseline: 'tfjs wasm fp32 tf.matMul(x, wT), wT pre-transposed [K, N]',
+          goal: M === 256 ? '>= 1x (no slower than fp32)' : '>= 3x',
+          extra,
+        }),
+      );
+      x.dispose();
+    }
+    wT.dispose();
+    if (N === 4096) {
+      const wDense = tf.randomNormal([N, K]) as tf.Tensor2D;
+      for (const M of [1, 16, 256]) {
+        const dy = tf.randomNormal([M, N]) as tf.Tensor2D;
+        cases.push(
+          benchCase({
+            name: 'bnb4MatmulTransposed',
+            shape: { M, K, N },
+            ours_ms: timeOp(() => bnb4MatmulTransposed(dy, w), M, K),
+            baseline_ms: timeOp(() => tf.matMul(dy, wDense), M, K),
+            baseline: 'tfjs wasm fp32 tf.matMul(dy, W), W [N, K]',
+            extra: { backend: 'wasm', threads: 1 },
+          }),
+        );
+        dy.dispose();
+      }
+      wDense.dispose();
+    }
+    disposeBnb4Weights(w);
+  }
+  return cases;
+}
