@@ -25,6 +25,7 @@ export {
   QUANTIZATION_CONFIG_FLOAT_FIELDS,
 } from './quantization-config.js';
 export { type Bnb4QuantizeOptions, quantize4bit } from './quantize.js';
+export { type QuantizeModuleOptions, quantizeModule } from './quantize-module.js';
 export { bnb4StateDict, hasBnb4QuantState, quantStateKey, readBnb4Tensor } from './state-dict.js';
 export { DYNAMIC_MAP_SIGNED, FP4_CODE, FP4_THRESHOLDS, NF4_CODE, NF4_THRESHOLDS } from './tables.js';
 export {
