@@ -1,5 +1,10 @@
-import type { MethodLayer } from '@peft/adapter-bridge';
-import { Module } from '@peft/core';
+import {
+  adapterDropout,
+  adapterRandomNormal,
+  adapterRandomUniform,
+  type MethodLayer,
+} from '@peft/adapter-bridge';
+import { Module, matMulBoth } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface LoraLayerOptions {
@@ -33,14 +38,15 @@ export class LoraLayer extends Module implements MethodLayer {
     const { r, alpha, init } = options;
     this.scaling = options.useRslora ? alpha / Math.sqrt(r) : alpha / r;
     this.dropout = options.dropout;
-    // nn.Linear's default init (kaiming_uniform with a = sqrt(5)) has bound 1 / sqrt(fan_in).
+    // nn.Linear's default init (kaiming_uniform with a = sqrt(5)) has bound 1 / sqrt(fan_in). Drawn from
+    // the adapter stream, so a seeded run (`seedAdapterRandom`) starts from the same weights every time.
     const kaiming = (shape: [number, number]) =>
-      tf.randomUniform(shape, -1 / Math.sqrt(shape[1]), 1 / Math.sqrt(shape[1]));
+      adapterRandomUniform(shape, -1 / Math.sqrt(shape[1]), 1 / Math.sqrt(shape[1]));
     const [a, b] = tf.tidy(() => {
       if (init === false) return [kaiming([r, inFeatures]), kaiming([outFeatures, r])];
       const gaussian = typeof init === 'string' && init.toLowerCase() === 'gaussian';
       return [
-        gaussian ? tf.randomNormal([r, inFeatures], 0, 1 / r) : kaiming([r, inFeatures]),
+        gaussian ? adapterRandomNormal([r, inFeatures], 0, 1 / r) : kaiming([r, inFeatures]),
         tf.zeros([outFeatures, r]),
       ];
     });
@@ -54,10 +60,11 @@ export class LoraLayer extends Module implements MethodLayer {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       let x2d = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
-      if (this.training && this.dropout > 0) x2d = tf.dropout(x2d, this.dropout) as tf.Tensor2D;
+      if (this.training) x2d = adapterDropout(x2d, this.dropout);
       // x·Aᵀ·Bᵀ; A has only r rows, so the transposed products cost little next to the base layer.
-      const down = tf.matMul(x2d, this.loraA, false, true);
-      const delta = tf.mul(tf.matMul(down, this.loraB, false, true), this.scaling);
+      // Explicit transposes: a transpose flag takes tfjs-backend-wasm off its fast matmul path.
+      const down = matMulBoth<tf.Tensor2D>(x2d, tf.transpose(this.loraA));
+      const delta = tf.mul(matMulBoth(down, tf.transpose(this.loraB)), this.scaling);
       return tf.add(result, tf.reshape(delta, [...lead, this.outFeatures]));
     });
   }

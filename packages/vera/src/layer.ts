@@ -1,5 +1,5 @@
-import type { MethodLayer } from '@peft/adapter-bridge';
-import { Module } from '@peft/core';
+import { adapterDropout, adapterRandomNormal, type MethodLayer } from '@peft/adapter-bridge';
+import { Module, matMulFrozenRight } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { VeraConfig } from './config.js';
 import type { VeraSharedState } from './model.js';
@@ -28,7 +28,7 @@ export class VeraLayer extends Module implements MethodLayer {
     const r = config.r;
     this.dropout = config.vera_dropout;
     const b = config.init_weights ? tf.zeros([outFeatures]) : tf.ones([outFeatures]);
-    const d = config.init_weights ? tf.fill([r], config.d_initial) : tf.randomNormal([r]);
+    const d = config.init_weights ? tf.fill([r], config.d_initial) : adapterRandomNormal([r]);
     this.lambdaB = this.registerParameter('vera_lambda_b', tf.variable(b, true)) as tf.Variable<tf.Rank.R1>;
     this.lambdaD = this.registerParameter('vera_lambda_d', tf.variable(d, true)) as tf.Variable<tf.Rank.R1>;
     tf.dispose([b, d]);
@@ -51,10 +51,11 @@ export class VeraLayer extends Module implements MethodLayer {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       let x2d = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
-      if (this.training && this.dropout > 0) x2d = tf.dropout(x2d, this.dropout) as tf.Tensor2D;
+      // Masks come from the adapter stream, so a seeded run (`seedAdapterRandom`) repeats exactly.
+      if (this.training) x2d = adapterDropout(x2d, this.dropout);
       const { aT, bT } = this.slices();
-      const down = tf.mul(tf.matMul(x2d, aT), this.lambdaD);
-      const delta = tf.mul(tf.matMul(down as tf.Tensor2D, bT), this.lambdaB);
+      const down = tf.mul(matMulFrozenRight(x2d, aT), this.lambdaD);
+      const delta = tf.mul(matMulFrozenRight(down as tf.Tensor2D, bT), this.lambdaB);
       return tf.add(result, tf.reshape(delta, [...lead, this.outFeatures]));
     });
   }

@@ -1,4 +1,4 @@
-import { type Linear, Module } from '@peft/core';
+import { type Linear, Module, matMulBoth } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionMask } from '../attention-mask.js';
 import type { LayerCache } from '../kv-cache.js';
@@ -60,9 +60,10 @@ export class Attention extends Module {
 
       const grouped = tf.reshape(q, [batch, numKeyValueHeads, groups * time, headDim]);
       const { bias, keep } = context.mask(this.slidingWindow);
-      const raw = tf.matMul(grouped, k, false, true);
+      // Explicit transpose and matMulBoth: transpose flags take tfjs-backend-wasm off its fast path.
+      const raw = matMulBoth<tf.Tensor4D>(grouped, tf.transpose(k, [0, 1, 3, 2]));
       const scores = tf.add(keep ? tf.mul(raw, keep) : raw, bias);
-      const context4 = tf.matMul(tf.softmax(scores), v);
+      const context4 = matMulBoth<tf.Tensor4D>(tf.softmax(scores), v);
       const merged = tf.reshape(
         tf.transpose(tf.reshape(context4, [batch, numHeads, time, headDim]), [0, 2, 1, 3]),
         [batch, time, numHeads * headDim],

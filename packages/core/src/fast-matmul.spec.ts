@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { matMulBoth, matMulFrozenRight } from './fast-matmul.js';
+import { useCpuBackend } from './test-support/tf-cpu.js';
+
+beforeAll(useCpuBackend);
+
+function expectClose(a: tf.Tensor, b: tf.Tensor): void {
+  expect(a.shape).toEqual(b.shape);
+  const x = a.dataSync();
+  const y = b.dataSync();
+  for (let i = 0; i < x.length; i++)
+    expect(Math.abs(x[i]! - y[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(y[i]!)));
+}
+
+describe('fast matMul gradients', () => {
+  const cases: [string, number[], number[]][] = [
+    ['2-D', [5, 3], [3, 4]],
+    ['batched 4-D', [2, 3, 5, 4], [2, 3, 4, 6]],
+    ['broadcast right operand', [2, 3, 5, 4], [4, 6]],
+  ];
+  for (const [name, aShape, bShape] of cases) {
+    it(`matches tf.matMul values and gradients (${name})`, () => {
+      const a = tf.randomNormal(aShape, 0, 1, 'float32', 1);
+      const b = tf.randomNormal(bShape, 0, 1, 'float32', 2);
+      const weight = tf.randomNormal(
+        [...aShape.slice(0, -1), bShape[bShape.length - 1]!],
+        0,
+        1,
+        'float32',
+        3,
+      );
+      const loss = (f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, y: tf.Tensor) =>
+        tf.sum(tf.mul(f(x, y), weight));
+      // tfjs' own BatchMatMul gradient cannot reduce a broadcast operand, so the reference multiplies
+      // an explicitly broadcast copy and sums its gradient back.
+      const full = [...aShape.slice(0, -2), ...bShape.slice(-2)];
+      const [ra, rbFull] = tf.grads(loss((x, y) => tf.matMul(x, tf.broadcastTo(y, full))))([a, b]);
+      const rb = rbFull;
+      const [fa, fb] = tf.grads(loss((x, y) => matMulBoth(x, y)))([a, b]);
+      expectClose(matMulBoth(a, b), tf.matMul(a, b));
+      expectClose(fa!, ra!);
+      expectClose(fb!, rb!);
+      const frozen = tf.grad((x: tf.Tensor) => loss((u) => matMulFrozenRight(u, b))(x, b))(a);
+      expectClose(frozen, ra!);
+      tf.dispose([a, b, weight, ra!, rb!, fa!, fb!, frozen]);
+    });
+  }
+
+  it('keeps a frozen operand made inside the forward scope alive for the backward pass', () => {
+    const a = tf.variable(tf.randomNormal([4, 6]));
+    const b = tf.randomNormal([8, 3]);
+    const { value, grads } = tf.variableGrads(() =>
+      tf.tidy(() => tf.sum(matMulFrozenRight(a, tf.slice(b, [0, 0], [6, 3])))),
+    );
+    const expected = tf.tidy(() => tf.tile(tf.reshape(tf.sum(tf.slice(b, [0, 0], [6, 3]), 1), [1, 6]), [4, 1]));
+    expectClose(grads[a.name]!, expected);
+    tf.dispose([a, b, value, expected, ...Object.values(grads)]);
+  });
+
+  it('leaks no tensors across gradient steps', () => {
+    const a = tf.variable(tf.randomNormal([4, 3]));
+    const b = tf.randomNormal([3, 2]);
+    const c = tf.ones([2, 2]);
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(matMulBoth(matMulFrozenRight(a, b), c)));
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step();
+    const count = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) step();
+    expect(tf.memory().numTensors).toBe(count);
+    tf.dispose([a, b, c]);
+  });
+});
