@@ -7,4 +7,16 @@ export const EXIT = {
   usage: 2,
   /** The input was rejected: a malformed file, a wrong shape, a missing tensor (a PeftError). */
   badInput: 3,
+  /** Stopped by Ctrl-C (SIGINT) after saving what is needed to continue (e.g. `finetune --resume`). */
+  interrupted: 130,
 } as const;
+
+/** Thrown by a command to end with a specific exit code after it has said why. */
+export class CommandExit extends Error {
+  constructor(
+    readonly exitCode: number,
+    message = `exit ${exitCode}`,
+  ) {
+    super(message);
+  }
+}

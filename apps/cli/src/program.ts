@@ -1,7 +1,7 @@
 import { PeftError } from '@peft/core';
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
-import { EXIT } from './exit-codes.js';
+import { CommandExit, EXIT } from './exit-codes.js';
 
 /** Builds the `peft` program; every command lives in its own file under `commands/`. */
 export function buildProgram(): Command {
@@ -20,6 +20,7 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
+    if (err instanceof CommandExit) return err.exitCode;
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }

@@ -15,6 +15,15 @@ export {
 } from './adapter-files.js';
 export { AdapterLayer, isAdapterLayer } from './adapter-layer.js';
 export { AdapterNameError, assertValidAdapterName } from './adapter-name.js';
+export {
+  type AdapterRandomState,
+  adapterDropout,
+  adapterRandomNormal,
+  adapterRandomState,
+  adapterRandomUniform,
+  restoreAdapterRandom,
+  seedAdapterRandom,
+} from './adapter-random.js';
 export { BASE_MODEL_PREFIX, collectAdapterState, loadAdapterState, MODEL_PREFIX } from './adapter-state.js';
 export { BiasOverrideLinear } from './bias-override.js';
 export {
@@ -79,8 +88,13 @@ export {
   checkTargetModuleExists,
   expandAllLinear,
   findMinimalTargetModules,
+  type MatchTargetModulesOptions,
+  matchTargetModules,
   outputHeadPath,
   type ResolvedTargets,
   resolveTargets,
+  type TargetCandidate,
+  type TargetMatchConfig,
+  targetCandidates,
 } from './targets.js';
 export { type PeftWarning, setWarningHandler, type WarningHandler, warn } from './warnings.js';

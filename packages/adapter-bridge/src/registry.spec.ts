@@ -43,5 +43,23 @@ describe('method registry', () => {
   it('refuses a method built against an unknown contract version', () => {
     const future = { ...toyMethod, specificationVersion: 'v9' } as unknown as AnyPeftMethod;
     expect(() => registerPeftMethod(future)).toThrow(SpecificationVersionError);
+    expect(registeredPeftTypes()).not.toContain('TOY');
+  });
+
+  it('says which package to upgrade: the bridge for a newer method, the method package for an older one', () => {
+    const newer = { ...toyMethod, specificationVersion: 'v2' } as unknown as AnyPeftMethod;
+    expect(() => registerPeftMethod(newer)).toThrow(
+      'PEFT method "TOY" from @peft/toy implements specification version "v2", but this @peft/adapter-bridge ' +
+        'supports "v1". Upgrade @peft/adapter-bridge: PEFT method "TOY" from @peft/toy was built for a newer ' +
+        'contract than this one knows.',
+    );
+    const older = { ...toyMethod, specificationVersion: 'v0' } as unknown as AnyPeftMethod;
+    expect(() => registerPeftMethod(older)).toThrow(
+      /Upgrade @peft\/toy to a release built for "v1": it was built for an older contract/,
+    );
+    const garbled = { ...toyMethod, specificationVersion: 1 } as unknown as AnyPeftMethod;
+    expect(() => registerPeftMethod(garbled)).toThrow(
+      /Upgrade whichever of @peft\/adapter-bridge and @peft\/toy is older/,
+    );
   });
 });

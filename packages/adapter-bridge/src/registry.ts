@@ -20,6 +20,7 @@ export function registerPeftMethod(method: AnyPeftMethod, options: { replace?: b
       `PEFT method ${JSON.stringify(method.peftType)} from ${method.packageName}`,
       method.specificationVersion,
       PEFT_METHOD_SPECIFICATION_VERSIONS,
+      { host: '@peft/adapter-bridge', implementer: method.packageName },
     );
   }
   if (methods.has(method.peftType) && !options.replace) return;

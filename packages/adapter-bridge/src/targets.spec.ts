@@ -5,8 +5,10 @@ import {
   checkTargetModuleExists,
   expandAllLinear,
   findMinimalTargetModules,
+  matchTargetModules,
   pythonRegex,
   resolveTargets,
+  targetCandidates,
 } from './targets.js';
 import { useCpuBackend } from './test-support/tf-cpu.js';
 import { TinyLlamaForCausalLM } from './testing/index.js';
@@ -170,5 +172,50 @@ describe('all-linear and target resolution', () => {
       resolveTargets(model, { ...base, target_modules: ['mlp'], task_type: null }, undefined, '@peft/x'),
     ).toThrow(/"model\.layers\.0\.mlp", a Mlp; @peft\/x adapts linear layers only/);
     model.dispose();
+  });
+});
+
+describe('matchTargetModules (names only, no model in memory)', () => {
+  const configs: MatchConfig[] = [
+    { ...base, target_modules: 'all-linear' },
+    { ...base, target_modules: ['q_proj', 'mlp.down_proj'], layers_to_transform: [1, 2] },
+    { ...base, target_modules: '.*\\.(k|o)_proj' },
+    { ...base, target_modules: null },
+  ];
+
+  it.each(configs.map((c) => [JSON.stringify(c.target_modules), c] as const))(
+    'gives what resolveTargets gives on the model for target_modules %s',
+    (_, config) => {
+      const model = new TinyLlamaForCausalLM({ layers: 3 });
+      const full = { ...config, task_type: null };
+      const defaults = { llama: ['q_proj', 'v_proj'] };
+      const names = targetCandidates(model).map(({ path, linear }) => ({ path, linear }));
+      const fromNames = matchTargetModules(names, full, {
+        outputHead: 'lm_head',
+        modelType: 'llama',
+        defaults,
+        methodName: 'test',
+      });
+      expect(fromNames).toEqual(resolveTargets(model, full, defaults, 'test'));
+      expect(fromNames.paths.length).toBeGreaterThan(0);
+      model.dispose();
+    },
+  );
+
+  it('leaves the named output head out of "all-linear" and refuses a non-linear match', () => {
+    const names = [
+      { path: 'body', linear: true },
+      { path: 'head', linear: true },
+      { path: 'block', linear: false },
+    ];
+    const all = { ...base, target_modules: 'all-linear', task_type: null };
+    expect(matchTargetModules(names, all, { outputHead: 'head' }).paths).toEqual(['body']);
+    expect(matchTargetModules(names, all, { outputHead: null }).paths).toEqual(['body', 'head']);
+    expect(() =>
+      matchTargetModules(names, { ...all, target_modules: ['block'] }, { outputHead: null, methodName: 'm' }),
+    ).toThrow(/matched "block", a module that is not a linear layer; m adapts linear layers only/);
+    expect(() =>
+      matchTargetModules(names, { ...all, target_modules: ['nothing'] }, { outputHead: null }),
+    ).toThrow(TargetModulesError);
   });
 });

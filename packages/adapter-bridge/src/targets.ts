@@ -19,6 +19,9 @@ type MatchConfig = Pick<
   readonly exclude_modules?: string[] | string | null;
 };
 
+/** The config fields target resolution reads (any method's config has them). */
+export type TargetMatchConfig = MatchConfig & Pick<TunerConfigFields, 'task_type'>;
+
 /**
  * A Python `re` pattern as a JavaScript RegExp anchored like `re.fullmatch` (or `re.match` with
  * `anchorEnd` false). Python's named-group spellings are translated; the rest of the syntax that
@@ -119,10 +122,11 @@ export function outputHeadPath(model: Module, taskType: string | null): string |
 
 /** PEFT's `_maybe_include_all_linear_layers`: the full paths "all-linear" stands for. */
 export function expandAllLinear(model: Module, taskType: string | null): string[] {
-  const head = outputHeadPath(model, taskType);
-  return candidateModules(model)
-    .filter(([path, m]) => (isLinear(m) || isAdapterLayer(m)) && path !== head)
-    .map(([path]) => path);
+  return allLinearPaths(targetCandidates(model), outputHeadPath(model, taskType));
+}
+
+function allLinearPaths(candidates: readonly TargetCandidate[], head: string | null): string[] {
+  return candidates.filter((c) => c.linear && c.path !== head).map((c) => c.path);
 }
 
 function suffixesOf(name: string): string[] {
@@ -165,22 +169,53 @@ export interface ResolvedTargets {
   readonly targetModules: string[] | string;
 }
 
+/** A module as target matching sees it: its path, and whether a method may adapt it. */
+export interface TargetCandidate {
+  /** Dotted path from the model root, e.g. "model.layers.0.self_attn.q_proj". */
+  readonly path: string;
+  /** A linear leaf (or an adapter layer already wrapping one): the only modules methods adapt. */
+  readonly linear: boolean;
+  /** What the module is, for the error when a non-linear module matches (e.g. its class name). */
+  readonly kind?: string;
+}
+
+export interface MatchTargetModulesOptions {
+  /** The output head "all-linear" leaves alone (PEFT: `get_output_embeddings()`); null when there is none. */
+  readonly outputHead: string | null;
+  /** The model's Hugging Face `model_type`, which picks `defaults` when `target_modules` is null. */
+  readonly modelType?: string;
+  /** The method's default `target_modules` by model type. */
+  readonly defaults?: Readonly<Record<string, readonly string[]>>;
+  /** Names the method in messages (e.g. "@peft/vera"). */
+  readonly methodName?: string;
+}
+
+/** The modules of a tree that a new adapter may consider, as target candidates. */
+export function targetCandidates(model: Module): TargetCandidate[] {
+  return candidateModules(model).map(([path, module]) => ({
+    path,
+    linear: isLinear(module) || isAdapterLayer(module),
+    kind: module.constructor.name,
+  }));
+}
+
 /**
- * Resolves a config's targets on `model` as PEFT's `inject_adapter` does, and checks them: matching
- * nothing is an error listing the modules that exist; matching a module that is not linear is an
- * error naming it.
+ * PEFT's target resolution over module names alone, without a model in memory: "all-linear"
+ * expanded, a null `target_modules` replaced by the method's default, long lists condensed as PEFT
+ * stores them, then `checkTargetModuleExists` on every candidate. `resolveTargets` is this over a
+ * model's tree; planning tools call it with names derived from a config. Matching nothing is an error
+ * listing the candidates; matching a module that is not linear is an error naming it.
  */
-export function resolveTargets(
-  model: Module,
-  config: MatchConfig & Pick<TunerConfigFields, 'task_type'>,
-  defaults: Readonly<Record<string, readonly string[]>> | undefined,
-  methodName: string,
+export function matchTargetModules(
+  candidates: readonly TargetCandidate[],
+  config: TargetMatchConfig,
+  options: MatchTargetModulesOptions,
 ): ResolvedTargets {
-  const candidates = candidateModules(model);
+  const methodName = options.methodName ?? 'this method';
   let targetModules = config.target_modules;
   if (targetModules === null) {
-    const modelType = modelInfo(model).modelType;
-    const fallback = modelType === undefined ? undefined : defaults?.[modelType];
+    const { modelType } = options;
+    const fallback = modelType === undefined ? undefined : options.defaults?.[modelType];
     if (!fallback) {
       throw new ConfigError(
         `target_modules is null and ${methodName} has no default targets for model type ` +
@@ -190,11 +225,11 @@ export function resolveTargets(
     targetModules = [...fallback];
   }
   if (typeof targetModules === 'string' && targetModules.toLowerCase() === ALL_LINEAR) {
-    targetModules = expandAllLinear(model, config.task_type);
+    targetModules = allLinearPaths(candidates, options.outputHead);
   }
   if (Array.isArray(targetModules) && targetModules.length >= MIN_TARGET_MODULES_FOR_OPTIMIZATION) {
     const suffixes = targetModules.map((t) => `.${t}`);
-    const others = ['', ...candidates.map(([p]) => p)].filter(
+    const others = ['', ...candidates.map((c) => c.path)].filter(
       (p) => !targetModules!.includes(p) && !suffixes.some((s) => p.endsWith(s)),
     );
     const condensed = findMinimalTargetModules(targetModules, others);
@@ -202,18 +237,19 @@ export function resolveTargets(
   }
   const effective = { ...config, target_modules: targetModules };
   const paths: string[] = [];
-  for (const [path, module] of candidates) {
-    if (!checkTargetModuleExists(effective, path)) continue;
-    if (!isLinear(module) && !isAdapterLayer(module)) {
+  for (const candidate of candidates) {
+    if (!checkTargetModuleExists(effective, candidate.path)) continue;
+    if (!candidate.linear) {
       throw new TargetModulesError(
-        `target_modules matched "${path}", a ${module.constructor.name}; ${methodName} adapts linear layers only ` +
+        `target_modules matched "${candidate.path}", a ${candidate.kind ?? 'module that is not a linear layer'}; ` +
+          `${methodName} adapts linear layers only ` +
           '(narrow target_modules to the linear layers, e.g. with full paths or a regex)',
       );
     }
-    paths.push(path);
+    paths.push(candidate.path);
   }
   if (paths.length === 0) {
-    const names = candidates.map(([p]) => p);
+    const names = candidates.map((c) => c.path);
     const shown = names.slice(0, 400);
     throw new TargetModulesError(
       `target_modules ${JSON.stringify(config.target_modules)}` +
@@ -228,4 +264,23 @@ export function resolveTargets(
     );
   }
   return { paths, targetModules };
+}
+
+/**
+ * Resolves a config's targets on `model` as PEFT's `inject_adapter` does (`matchTargetModules` over
+ * the model's modules), and checks them.
+ */
+export function resolveTargets(
+  model: Module,
+  config: TargetMatchConfig,
+  defaults: Readonly<Record<string, readonly string[]>> | undefined,
+  methodName: string,
+): ResolvedTargets {
+  const modelType = modelInfo(model).modelType;
+  return matchTargetModules(targetCandidates(model), config, {
+    outputHead: outputHeadPath(model, config.task_type),
+    ...(modelType === undefined ? {} : { modelType }),
+    ...(defaults === undefined ? {} : { defaults }),
+    methodName,
+  });
 }

@@ -1,6 +1,6 @@
-// Compiles assembly/bnb4.ts (AssemblyScript, wasm SIMD) into assets/bnb4-simd.wasm and embeds the bytes as
-// base64 in src/kernels/wasm-module/bnb4-simd.generated.ts, so Node and bundled browser pages load the module
-// without resolving a file URL. Runs offline (assemblyscript is a dev dependency).
+// Compiles assembly/bnb4.ts and the files it imports (AssemblyScript, wasm SIMD) into assets/bnb4-simd.wasm and
+// embeds the bytes as base64 in src/kernels/wasm-module/bnb4-simd.generated.ts, so Node and bundled browser pages
+// load the module without resolving a file URL. Runs offline (assemblyscript is a dev dependency).
 //
 // The module shares TensorFlow.js' memory, so it must not own any part of it: the script fails if the output
 // has a data segment, or uses memory.grow.

@@ -68,13 +68,49 @@ export class RegistryError extends PeftError {
   }
 }
 
-/** A contract implementation declares a specification version this package does not know. */
+/** Which packages are on each side of a contract, so an error can say which one to upgrade. */
+export interface ContractPackages {
+  /** The package that checks the contract (it owns the list of supported versions), e.g. "@peft/core". */
+  readonly host: string;
+  /** The package that implements it, when known (e.g. a method's `packageName`). */
+  readonly implementer?: string;
+}
+
+function versionNumber(version: unknown): number {
+  const match = typeof version === 'string' ? /^v(\d+)$/.exec(version) : null;
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/**
+ * A contract implementation declares a specification version this package does not know. The message
+ * says which side to upgrade: the host when the implementation is newer than every version it knows,
+ * the implementing package when it is older.
+ */
 export class SpecificationVersionError extends PeftError {
-  constructor(what: string, got: unknown, supported: readonly string[]) {
+  readonly got: unknown;
+  readonly supported: readonly string[];
+
+  constructor(
+    what: string,
+    got: unknown,
+    supported: readonly string[],
+    packages: ContractPackages = { host: '@peft/core' },
+  ) {
+    const known = supported.map(versionNumber);
+    const version = versionNumber(got);
+    const implementer = packages.implementer ?? 'the package that provides it';
+    const advice =
+      version > Math.max(...known)
+        ? `Upgrade ${packages.host}: ${what} was built for a newer contract than this one knows.`
+        : version < Math.min(...known)
+          ? `Upgrade ${implementer} to a release built for ${JSON.stringify(supported.at(-1))}: it was built for an older contract.`
+          : `Upgrade whichever of ${packages.host} and ${implementer} is older so they agree.`;
     super(
       'SPECIFICATION_VERSION',
-      `${what} implements specification version ${JSON.stringify(got)}, but this @peft/core supports ` +
-        `${supported.map((v) => JSON.stringify(v)).join(', ')}. Upgrade the older of the two packages so they agree.`,
+      `${what} implements specification version ${JSON.stringify(got)}, but this ${packages.host} supports ` +
+        `${supported.map((v) => JSON.stringify(v)).join(', ')}. ${advice}`,
     );
+    this.got = got;
+    this.supported = supported;
   }
 }

@@ -53,7 +53,9 @@ describe('fast matMul gradients', () => {
     const { value, grads } = tf.variableGrads(() =>
       tf.tidy(() => tf.sum(matMulFrozenRight(a, tf.slice(b, [0, 0], [6, 3])))),
     );
-    const expected = tf.tidy(() => tf.tile(tf.reshape(tf.sum(tf.slice(b, [0, 0], [6, 3]), 1), [1, 6]), [4, 1]));
+    const expected = tf.tidy(() =>
+      tf.tile(tf.reshape(tf.sum(tf.slice(b, [0, 0], [6, 3]), 1), [1, 6]), [4, 1]),
+    );
     expectClose(grads[a.name]!, expected);
     tf.dispose([a, b, value, expected, ...Object.values(grads)]);
   });

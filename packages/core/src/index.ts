@@ -12,6 +12,7 @@ export {
 } from './dtype.js';
 export {
   ConfigError,
+  type ContractPackages,
   ModulePathError,
   NonFiniteWeightError,
   PeftError,
@@ -34,7 +35,9 @@ export {
 export { isLinear, Linear, type LinearLike } from './linear.js';
 export {
   detectLinearFormat,
+  LINEAR_FORMAT_SPECIFICATION_VERSIONS,
   type LinearFormat,
+  type LinearFormatSpecificationVersion,
   loadLinear,
   readDenseLinear,
   registeredLinearFormats,

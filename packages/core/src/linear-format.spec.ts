@@ -91,6 +91,18 @@ describe('linear-format registry', () => {
     const future = Object.assign(Object.create(layer), { specificationVersion: 'v9' }) as QuantizedLinear;
     expect(() => new Linear(future)).toThrow(SpecificationVersionError);
     expect(() => new Linear(future)).toThrow(/"v9".*Upgrade/);
+    expect(() => new Linear(future)).toThrow(/Upgrade @peft\/core: .* was built for a newer contract/);
+    const past = Object.assign(Object.create(layer), { specificationVersion: 'v0' }) as QuantizedLinear;
+    expect(() => new Linear(past)).toThrow(
+      /scheme "dense"\) implements specification version "v0".*Upgrade the package that provides it to a release built for "v1"/,
+    );
     layer.dispose();
+  });
+
+  it('refuses to register a linear format built against an unknown contract version, saying what to upgrade', () => {
+    const future = { ...toyFormat, name: 'future', specificationVersion: 'v2' } as unknown as LinearFormat;
+    expect(() => registerLinearFormat(future)).toThrow(SpecificationVersionError);
+    expect(() => registerLinearFormat(future)).toThrow(/linear format "future".*Upgrade @peft\/core/);
+    expect(registeredLinearFormats()).not.toContain('future');
   });
 });

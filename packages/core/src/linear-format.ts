@@ -1,11 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DenseLinear } from './dense-linear.js';
 import { isFloatDType } from './dtype.js';
-import { RegistryError, ShapeMismatchError } from './errors.js';
+import { RegistryError, ShapeMismatchError, SpecificationVersionError } from './errors.js';
 import { globalRegistry } from './global-registry.js';
 import { toFloat32 } from './host-tensor.js';
 import type { QuantizedLinear } from './quantized-linear.js';
 import type { TensorSource } from './tensor-source.js';
+
+/** The versions of the `LinearFormat` contract this package understands. */
+export const LINEAR_FORMAT_SPECIFICATION_VERSIONS = ['v1'] as const;
+export type LinearFormatSpecificationVersion = (typeof LINEAR_FORMAT_SPECIFICATION_VERSIONS)[number];
 
 /**
  * How one storage format of linear weights is recognised and read from a state dict. A quantizer
@@ -13,7 +17,7 @@ import type { TensorSource } from './tensor-source.js';
  * formats exist. Writing is `QuantizedLinear.stateDict(prefix)`.
  */
 export interface LinearFormat {
-  readonly specificationVersion: 'v1';
+  readonly specificationVersion: LinearFormatSpecificationVersion;
   /** Unique name, e.g. "bnb4". */
   readonly name: string;
   /** True if the tensors under `prefix` (e.g. "model.layers.0.mlp.up_proj.") are in this format. */
@@ -28,6 +32,13 @@ const formats = globalRegistry<LinearFormat>('linear-formats');
  * quantizer package (both registering on import) coexist; pass `replace` to override on purpose.
  */
 export function registerLinearFormat(format: LinearFormat, options: { replace?: boolean } = {}): void {
+  if (!(LINEAR_FORMAT_SPECIFICATION_VERSIONS as readonly string[]).includes(format.specificationVersion)) {
+    throw new SpecificationVersionError(
+      `linear format ${JSON.stringify(format.name)}`,
+      format.specificationVersion,
+      LINEAR_FORMAT_SPECIFICATION_VERSIONS,
+    );
+  }
   if (formats.has(format.name) && !options.replace) return;
   formats.set(format.name, format);
 }

@@ -3,7 +3,9 @@ import {
   type PeftModel,
   type PeftWarning,
   peftModelFromFiles,
+  restoreAdapterRandom,
   saveAdapterFiles,
+  seedAdapterRandom,
   setWarningHandler,
 } from '@peft/adapter-bridge';
 import { Int8RowsLinear, regressionTask, TinyLlamaForCausalLM, train } from '@peft/adapter-bridge/testing';
@@ -82,6 +84,34 @@ describe('LoraLayer', () => {
     const random = new LoraLayer(400, 3, { r: 16, alpha: 8, dropout: 0, useRslora: false, init: false });
     expect(Array.from(random.loraB.dataSync()).some((v) => v !== 0)).toBe(true);
     for (const l of [kaiming, gaussian, random]) l.dispose();
+  });
+});
+
+describe('LoRA randomness', () => {
+  afterEach(() => restoreAdapterRandom(null));
+
+  /** Initial A and B, then three train-mode outputs (each with its own dropout mask). */
+  function run(seed: number): number[][] {
+    seedAdapterRandom(seed);
+    const layer = new LoraLayer(16, 8, { r: 4, alpha: 8, dropout: 0.5, useRslora: false, init: false });
+    layer.train();
+    const x = tf.ones([2, 16]);
+    const result = tf.tidy(() => [
+      Array.from(layer.loraA.dataSync()),
+      Array.from(layer.loraB.dataSync()),
+      ...[0, 1, 2].map(() => Array.from(layer.apply(x, tf.zeros([2, 8])).dataSync())),
+    ]);
+    tf.dispose(x);
+    layer.dispose();
+    return result;
+  }
+
+  it('draws initial weights and dropout masks from the seeded adapter stream: same seed, same run', () => {
+    const first = run(5);
+    expect(run(5)).toEqual(first);
+    expect(run(6)[0]).not.toEqual(first[0]);
+    // Each step draws a fresh mask.
+    expect(first[2]).not.toEqual(first[3]);
   });
 });
 

@@ -11,6 +11,11 @@ const ARCHITECTURE_OF: Record<LlamaFamilyType, string> = {
   qwen2: 'Qwen2ForCausalLM',
 };
 
+/** The transformers class of a model type, e.g. "LlamaForCausalLM". */
+export function architectureOf(modelType: LlamaFamilyType): string {
+  return ARCHITECTURE_OF[modelType];
+}
+
 /**
  * A Llama-family `config.json`, normalised: defaults filled in the way transformers fills them,
  * derived sizes computed once. `raw` keeps the file's own JSON so saving writes back every field

@@ -237,6 +237,17 @@ describe('bad checkpoints fail with typed errors naming the tensor, and leak not
     );
   });
 
+  it('loads float linears of a bitsandbytes checkpoint dense (lm_head stays unquantized there)', async () => {
+    const raw = {
+      ...RAW,
+      quantization_config: { quant_method: 'bitsandbytes', load_in_4bit: true, bnb_4bit_quant_type: 'nf4' },
+    };
+    const { dict, config } = edited(() => undefined, raw);
+    const model = await loadLlama(stateDictSource(dict, 'ckpt'), config);
+    expect(model.getSubmodule('lm_head')).toSatisfy((m) => isLinear(m) && m.layer.scheme === 'dense');
+    model.dispose();
+  });
+
   it('a quantized weight with no reader registered', async () => {
     const { dict } = edited((d) =>
       d.set('model.layers.0.mlp.gate_proj.weight', fromIntegers(new Uint8Array(768), [768, 1], 'U8')),

@@ -53,7 +53,7 @@ export async function loadLlama(
   try {
     const linears = new Map<string, Linear>();
     for (const spec of layout.linears) {
-      const linear = new Linear(await readLinear(source, spec, config));
+      const linear = new Linear(await readLinear(source, spec));
       owned.push(linear);
       linears.set(spec.path, linear);
     }
@@ -125,17 +125,15 @@ function assemble(
   return new LlamaForCausalLM(config, { model, lmHead: get(linears, 'lm_head') });
 }
 
-async function readLinear(
-  source: TensorSource,
-  spec: LinearSpec,
-  config: LlamaConfig,
-): Promise<QuantizedLinear> {
+async function readLinear(source: TensorSource, spec: LinearSpec): Promise<QuantizedLinear> {
   const prefix = `${spec.path}.`;
   const format = detectLinearFormat(source, prefix);
   if (!format) {
     const key = `${prefix}weight`;
     const info = source.info(key);
-    if (isBitsAndBytes(config) || !isFloatDType(info.dtype)) {
+    // Float weights load dense even in a bitsandbytes checkpoint, which keeps lm_head (and any
+    // llm_int8_skip_modules) unquantized; only a non-float weight no format claims is an error.
+    if (!isFloatDType(info.dtype)) {
       throw new ConfigError(
         `${source.name}: "${key}" is ${info.dtype}${JSON.stringify(info.shape)}, a quantized weight no registered linear format ` +
           `(${registeredLinearFormats().join(', ') || 'none'}) reads; for bitsandbytes 4-bit checkpoints import "@peft/quant-bnb4" before loading`,
@@ -216,11 +214,4 @@ function checkKeys(
       'is not part of this model; pass { strict: false } to skip unknown tensors',
     );
   }
-}
-
-function isBitsAndBytes(config: LlamaConfig): boolean {
-  const q = config.raw['quantization_config'];
-  return (
-    typeof q === 'object' && q !== null && (q as Record<string, unknown>)['quant_method'] === 'bitsandbytes'
-  );
 }

@@ -1,7 +1,7 @@
 import { type Linear, Module, type ModuleList, type QuantizedLinear } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AttentionMask, planStep } from './attention-mask.js';
-import type { LlamaConfig } from './config.js';
+import { architectureOf, type LlamaConfig } from './config.js';
 import { InputError } from './errors.js';
 import { KvCache } from './kv-cache.js';
 import type { AttentionContext } from './layers/attention.js';
@@ -65,7 +65,9 @@ export interface CausalLmOutput {
  * A Llama-family causal language model with transformers' module names: `model.embed_tokens`,
  * `model.layers.<i>.self_attn.{q,k,v,o}_proj`, `model.layers.<i>.mlp.{gate,up,down}_proj`,
  * `model.layers.<i>.{input,post_attention}_layernorm`, `model.norm`, `lm_head`. Every projection
- * is a core `Linear` that PEFT injection may replace; parents look children up per call.
+ * is a core `Linear` that PEFT injection may replace; parents look children up per call. Like a
+ * transformers `PreTrainedModel`, it states what PEFT reads from one (`modelType`, `outputHeadPath`,
+ * `nameOrPath`, `architecture`, `parentLibrary`; see @peft/adapter-bridge's `PeftModelInfo`).
  */
 export class LlamaForCausalLM extends Module {
   readonly config: LlamaConfig;
@@ -75,6 +77,15 @@ export class LlamaForCausalLM extends Module {
    */
   readonly tiedHead: QuantizedLinear | null;
 
+  /** The output head, which PEFT's "all-linear" leaves alone (read by @peft/adapter-bridge). */
+  readonly outputHeadPath = 'lm_head';
+  /**
+   * Where the model came from (a folder or Hub id), as transformers' `name_or_path`: PEFT writes it to
+   * an adapter's `base_model_name_or_path`. `loadPretrained` sets it from the files' name; a config's
+   * `_name_or_path` is the fallback.
+   */
+  nameOrPath: string | undefined;
+
   constructor(
     config: LlamaConfig,
     parts: { model: LlamaModel; lmHead: Linear; tiedHead?: QuantizedLinear | null },
@@ -82,12 +93,29 @@ export class LlamaForCausalLM extends Module {
     super();
     this.config = config;
     this.tiedHead = parts.tiedHead ?? null;
+    const saved = config.raw['_name_or_path'];
+    this.nameOrPath = typeof saved === 'string' && saved !== '' ? saved : undefined;
     this.registerModule('model', parts.model);
     this.registerModule('lm_head', parts.lmHead);
   }
 
   get model(): LlamaModel {
     return this.child<LlamaModel>('model');
+  }
+
+  /** Hugging Face `model_type` ("llama", "mistral", "qwen2"): PEFT's default targets depend on it. */
+  get modelType(): string {
+    return this.config.modelType;
+  }
+
+  /** The transformers class, e.g. "LlamaForCausalLM", for an adapter's `auto_mapping`. */
+  get architecture(): string {
+    return architectureOf(this.config.modelType);
+  }
+
+  /** The Python module of that class, for an adapter's `auto_mapping`. */
+  get parentLibrary(): string {
+    return `transformers.models.${this.config.modelType}.modeling_${this.config.modelType}`;
   }
 
   /** A new, empty cache for `batch` rows. */

@@ -1,13 +1,22 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DenseLinear, type Linear, Module, SafetensorsError, type StateDict } from '@peft/core';
+import {
+  ConfigError,
+  DenseLinear,
+  type Linear,
+  Module,
+  SafetensorsError,
+  type StateDict,
+  stateDictSource,
+} from '@peft/core';
 import { openSafetensorsFile, writeSafetensorsFile } from '@peft/core/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointError } from './errors.js';
 import type { LlamaForCausalLM } from './model.js';
 import { fromPretrained, saveModel } from './node.js';
+import { loadPretrained } from './pretrained.js';
 import { modelStateDict } from './state-dict.js';
 import { useCpuBackend } from './test-support/tf-cpu.js';
 import { tinyModel } from './test-support/tiny-models.js';
@@ -30,6 +39,49 @@ function logitsOf(model: LlamaForCausalLM): Float32Array {
   logits.dispose();
   return values;
 }
+
+describe('what the model tells PEFT (PeftModelInfo)', () => {
+  it('states its model type, output head, class and origin; fromPretrained records the folder', async () => {
+    const { model } = await tinyModel('llama GQA untied', 1);
+    expect({
+      modelType: model.modelType,
+      outputHeadPath: model.outputHeadPath,
+      architecture: model.architecture,
+      parentLibrary: model.parentLibrary,
+      nameOrPath: model.nameOrPath,
+    }).toEqual({
+      modelType: 'llama',
+      outputHeadPath: 'lm_head',
+      architecture: 'LlamaForCausalLM',
+      parentLibrary: 'transformers.models.llama.modeling_llama',
+      nameOrPath: undefined,
+    });
+    await saveModel(model, dir, { configOverrides: { _name_or_path: 'org/saved-name' } });
+    model.dispose();
+    const loaded = await fromPretrained(dir);
+    expect(loaded.model.nameOrPath).toBe(dir);
+    loaded.model.dispose();
+
+    const qwen = await tinyModel('qwen2 bias tied theta 1e6', 1);
+    expect([qwen.model.modelType, qwen.model.architecture, qwen.model.parentLibrary]).toEqual([
+      'qwen2',
+      'Qwen2ForCausalLM',
+      'transformers.models.qwen2.modeling_qwen2',
+    ]);
+    qwen.model.dispose();
+  });
+
+  it("falls back to the config's _name_or_path when the files have no name", async () => {
+    const { model, raw, dict } = await tinyModel('llama GQA untied', 1);
+    model.dispose();
+    const named = await loadPretrained({
+      config: { ...raw, _name_or_path: 'meta-llama/Llama-2-7b-hf' },
+      source: stateDictSource(dict, 'memory'),
+    });
+    expect(named.model.nameOrPath).toBe('meta-llama/Llama-2-7b-hf');
+    named.model.dispose();
+  });
+});
 
 describe('saveModel and fromPretrained', () => {
   it('round-trip an untied model exactly, with a config transformers reads', async () => {

@@ -18,7 +18,7 @@ export interface PretrainedModel {
 
 /** The files of a checkpoint folder, already read; how a browser (or any non-Node caller) loads one. */
 export interface PretrainedFiles {
-  /** Where the files came from (a folder path or URL), for error messages. */
+  /** Where the files came from (a folder path or URL): for error messages, and the model's `nameOrPath`. */
   name?: string;
   /** Parsed `config.json`. */
   config: unknown;
@@ -48,5 +48,6 @@ export async function loadPretrained(
       ? {}
       : parseGenerationConfig(files.generationConfig, at('generation_config.json'));
   const model = await loadLlama(files.source, config, options);
+  if (files.name) model.nameOrPath = files.name;
   return { model, config, tokenizer, generationDefaults };
 }

@@ -20,7 +20,8 @@ export function quantizeModule(root: Module, options: QuantizeModuleOptions = {}
   const { include, exclude = OUTPUT_HEAD, ...quantizeOptions } = options;
   const quantized: string[] = [];
   for (const [path, module] of root.namedModules()) {
-    if (!isLinear(module) || module.layer instanceof Bnb4Linear) continue;
+    // By scheme, not instanceof: a layer from another installed copy of this package counts too.
+    if (!isLinear(module) || module.layer.scheme.startsWith('bnb4-')) continue;
     if (include && !include.test(path)) continue;
     if (exclude.test(path)) continue;
     const weight = module.layer.dequantize();

@@ -30,10 +30,14 @@ export class AdamW {
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0;
     for (const [name, variable] of variables) {
-      this.moments.set(name, {
-        m: tf.variable(tf.zerosLike(variable), false),
-        v: tf.variable(tf.zerosLike(variable), false),
-      });
+      // In tidy: a variable shares the zeros' data, and the zeros tensor itself would otherwise outlive dispose().
+      this.moments.set(
+        name,
+        tf.tidy(() => ({
+          m: tf.variable(tf.zerosLike(variable), false),
+          v: tf.variable(tf.zerosLike(variable), false),
+        })),
+      );
     }
   }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AdamW } from './adamw.js';
 import { BatchSampler, makeBatch } from './batches.js';
 import { DataFormatError, parseJsonl, tokenizeRows } from './jsonl.js';
@@ -102,8 +102,9 @@ describe('Trainer', () => {
   }
   const schedule = { kind: 'constant' as const, peak: 0.1, warmupSteps: 0, totalSteps: 100 };
 
-  it('reduces the loss, clips the gradient norm, and leaks no tensors across steps', () => {
+  it('reduces the loss, clips the gradient norm, and leaks no tensors across steps or after dispose', () => {
     const { w, target, loss } = quadraticProblem();
+    const tensorsBefore = tf.memory().numTensors;
     const trainer = new Trainer({ variables: new Map([['w', w]]), schedule, maxGradNorm: 1 });
     const first = trainer.trainStep(loss);
     const tensorsAfterFirst = tf.memory().numTensors;
@@ -113,6 +114,7 @@ describe('Trainer', () => {
     expect(last.loss).toBeLessThan(first.loss / 100);
     expect(first.gradNorm).toBeCloseTo(2 * Math.sqrt(2.5 ** 2 + 1.5 ** 2 + 1.5 ** 2), 4);
     trainer.dispose();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
     tf.dispose([w, target]);
   });
 
@@ -135,6 +137,41 @@ describe('Trainer', () => {
     expect(Array.from(resumed.w.dataSync())).toEqual(Array.from(straight.w.dataSync()));
     t1.dispose();
     t3.dispose();
+  });
+
+  it('trainStepAsync updates like trainStep (clipping included) without reading synchronously or leaking', async () => {
+    const sync = quadraticProblem();
+    const queued = quadraticProblem();
+    const a = new Trainer({ variables: new Map([['w', sync.w]]), schedule, maxGradNorm: 1 });
+    const b = new Trainer({ variables: new Map([['w', queued.w]]), schedule, maxGradNorm: 1 });
+    const read = vi.spyOn(tf.Tensor.prototype, 'dataSync');
+    let tensorsAfterFirst = 0;
+    for (let i = 0; i < 30; i++) {
+      const expected = a.trainStep(sync.loss);
+      read.mockClear();
+      const got = await b.trainStepAsync(queued.loss);
+      expect(read).not.toHaveBeenCalled();
+      if (i === 0) {
+        expect(got.gradNorm).toBeGreaterThan(1); // the first steps are clipped
+        tensorsAfterFirst = tf.memory().numTensors;
+      }
+      expect(got.step).toBe(expected.step);
+      expect(got.learningRate).toBe(expected.learningRate);
+      expect(got.loss).toBeCloseTo(expected.loss, 5);
+      expect(got.gradNorm).toBeCloseTo(expected.gradNorm, 5);
+    }
+    read.mockRestore();
+    expect(tf.memory().numTensors).toBe(tensorsAfterFirst);
+    const [wa, wb] = [sync.w.dataSync(), queued.w.dataSync()];
+    for (let i = 0; i < 3; i++) expect(wb[i]).toBeCloseTo(wa[i]!, 5);
+
+    const z = tf.variable(tf.scalar(1));
+    const c = new Trainer({ variables: new Map([['z', z]]), schedule });
+    await expect(c.trainStepAsync(() => tf.div(z, tf.scalar(0)) as tf.Scalar)).rejects.toThrow(
+      /loss became Infinity/,
+    );
+    for (const t of [a, b, c]) t.dispose();
+    tf.dispose([sync.w, sync.target, queued.w, queued.target, z]);
   });
 
   it('refuses to train nothing and stops on a non-finite loss', () => {

@@ -1,4 +1,10 @@
-import { getPeftModel, type PeftWarning, setWarningHandler } from '@peft/adapter-bridge';
+import {
+  getPeftModel,
+  type PeftWarning,
+  restoreAdapterRandom,
+  seedAdapterRandom,
+  setWarningHandler,
+} from '@peft/adapter-bridge';
 import { DenseLinear, Linear, Module } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -127,5 +133,30 @@ describe('VeraLayer', () => {
     tf.dispose([x, zeros]);
     void model;
     peft.dispose();
+  });
+
+  it('draws dropout masks (and random init) from the seeded adapter stream: the same seed repeats a run', () => {
+    const trainOutputs = (seed: number) => {
+      seedAdapterRandom(seed);
+      const { peft, layer } = setup({ vera_dropout: 0.5 });
+      const { wrapper, vera } = layer('p');
+      peft.train();
+      const x = tf.ones([4, 7]);
+      const out = [
+        Array.from(vera.lambdaD.dataSync()),
+        ...[0, 1].map(() => tf.tidy(() => Array.from(wrapper.forward(x).dataSync()))),
+      ];
+      x.dispose();
+      peft.dispose();
+      return out;
+    };
+    try {
+      const first = trainOutputs(11);
+      expect(trainOutputs(11)).toEqual(first);
+      expect(first[1]).not.toEqual(first[2]);
+      expect(trainOutputs(12)).not.toEqual(first);
+    } finally {
+      restoreAdapterRandom(null);
+    }
   });
 });

@@ -68,6 +68,14 @@ function makeTrainable(model: LlamaForCausalLM): Map<string, tf.Variable> {
   return variables;
 }
 
+/** Writes the model (config, weights, generation config) beside the tokenizer, atomically. */
+async function save(model: LlamaForCausalLM): Promise<void> {
+  await saveModel(model, BASE_MODEL_DIR, {
+    floatDType: 'F32',
+    extraFiles: { 'generation_config.json': { bos_token_id: 1, eos_token_id: 2, max_length: 256 } },
+  });
+}
+
 async function main(): Promise<void> {
   console.log((await setupBackend('wasm')).reason);
   registerWasmUnsortedSegmentSum();
@@ -122,7 +130,8 @@ async function main(): Promise<void> {
       window(train, Math.floor(nextRandom() * (train.length - SEQ_LEN))),
     );
     const { loss, learningRate } = trainer.trainStep(() => model.loss({ inputIds: rows, labels: rows }));
-    if (step % 10 === 0) {
+    if (step > 0 && step % 200 === 0) await save(model);
+    if (step % 50 === 0) {
       const seconds = (Date.now() - started) / 1000;
       const tokensPerSecond = ((step + 1) * BATCH * SEQ_LEN) / seconds;
       const extra = step % 500 === 0 ? ` held-out ${heldOutLoss().toFixed(3)}` : '';
@@ -135,10 +144,7 @@ async function main(): Promise<void> {
   console.log(
     `final held-out loss ${heldOutLoss().toFixed(3)} after ${((Date.now() - started) / 60000).toFixed(1)} min`,
   );
-  await saveModel(model, BASE_MODEL_DIR, {
-    floatDType: 'F32',
-    extraFiles: { 'generation_config.json': { bos_token_id: 1, eos_token_id: 2, max_length: 256 } },
-  });
+  await save(model);
   console.log(`saved to ${BASE_MODEL_DIR}`);
 }
 

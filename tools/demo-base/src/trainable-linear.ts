@@ -24,8 +24,29 @@ export class TrainableLinear implements QuantizedLinear {
     return this.inFeatures * this.outFeatures * 4;
   }
 
+  /**
+   * x·Wᵀ with both gradients computed from explicit transposes: tfjs' own matMul gradient passes
+   * transpose flags, which take tfjs-backend-wasm off its fast (XNNPACK) path.
+   */
   forward(x: tf.Tensor): tf.Tensor {
-    return applyToLastAxis(x, this.inFeatures, (x2d) => tf.matMul(x2d, this.weightT as tf.Tensor2D));
+    const matmul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [x2d, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+      // Saved tensors outlive the forward's tidy scope; plain closures over them would not.
+      save([x2d, w]);
+      return {
+        value: tf.matMul(x2d, w),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const g = dy as tf.Tensor2D;
+          const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+          return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
+        },
+      };
+    });
+    return applyToLastAxis(
+      x,
+      this.inFeatures,
+      (x2d) => matmul(x2d, this.weightT as tf.Tensor2D) as tf.Tensor2D,
+    );
   }
 
   dequantize(): tf.Tensor2D {

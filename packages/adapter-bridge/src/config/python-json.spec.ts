@@ -32,6 +32,14 @@ describe('pythonFloatRepr', () => {
 });
 
 describe('pythonJsonDumps', () => {
+  it("writes another installed copy's PyFloat as a float too (configs cross copies of the bridge)", () => {
+    // What a second copy's `new PyFloat(0)` looks like from here: a different class with the same brand.
+    const foreign = { [Symbol.for('@peft/adapter-bridge/PyFloat')]: true, value: 0 } as unknown as PyFloat;
+    expect(foreign instanceof PyFloat).toBe(true);
+    expect(pythonJsonDumps({ vera_dropout: foreign })).toBe('{\n  "vera_dropout": 0.0\n}');
+    expect({ value: 0 } instanceof PyFloat).toBe(false);
+  });
+
   it('matches json.dumps(indent=2, sort_keys=True) byte for byte', () => {
     const value = {
       b: [1, { z: [], a: {} }],

@@ -6,9 +6,19 @@
  * the writer is here; it is short.
  */
 
+const PY_FLOAT_BRAND = Symbol.for('@peft/adapter-bridge/PyFloat');
+
 /** A Python float: a number that must be written with a decimal point or exponent. */
 export class PyFloat {
+  readonly [PY_FLOAT_BRAND] = true;
+
   constructor(readonly value: number) {}
+
+  // A method's config comes from the copy of the bridge the method package imports, and may be written
+  // by another installed copy; `instanceof` checks the brand so both copies recognise each other's floats.
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && PY_FLOAT_BRAND in value;
+  }
 }
 
 export type PyJson = null | boolean | number | string | PyFloat | PyJson[] | { [key: string]: PyJson };

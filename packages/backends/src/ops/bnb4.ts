@@ -1,13 +1,16 @@
 import { ShapeMismatchError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmTransposedFixed16 } from '../kernels/bnb4-matmul-transposed/wasm.js';
 import { Bnb4Dequantize, Bnb4Matmul, Bnb4MatmulTransposed } from '../kernels/kernel-names.js';
 import { type Bnb4Weights, bnb4KernelAttrs, bnb4KernelInputs, validateBnb4Weights } from './bnb4-weights.js';
 import { ensureKernels } from './ensure-kernels.js';
 
 /**
- * From this many rows on, the wasm backend computes dy·W as a per-call dequantization into a temporary dense
- * [N, K] tensor (disposed before returning) followed by TensorFlow.js' XNNPACK matMul, which is faster than the
- * fused kernel once the dequantization is spread over enough rows. Below it, the fused kernel never builds W.
+ * From this many rows on, when the wasm kernel cannot take its fixed-point path (the exact flag is set, or
+ * inFeatures % 64 != 0, or blocksize < 64), the wasm backend computes dy·W as a per-call dequantization into a
+ * temporary dense [N, K] tensor (disposed before returning) followed by TensorFlow.js' XNNPACK matMul, which is
+ * faster than the exact fused kernel once the dequantization is spread over enough rows. The fixed-point kernel
+ * is faster than both at every size. Otherwise the fused kernel never builds W.
  */
 export const WASM_DENSE_TRANSPOSED_MIN_ROWS = 32;
 
@@ -49,7 +52,11 @@ export function bnb4MatmulTransposed(dy: tf.Tensor2D, w: Bnb4Weights): tf.Tensor
   const backend = ensureKernels('bnb4MatmulTransposed');
   return tf.tidy(() => {
     const dy2d = asFloat2d(dy, 'bnb4MatmulTransposed', 'dy', w.outFeatures, 'outFeatures of the weight');
-    if (backend === 'wasm' && dy2d.shape[0] >= WASM_DENSE_TRANSPOSED_MIN_ROWS) {
+    if (
+      backend === 'wasm' &&
+      dy2d.shape[0] >= WASM_DENSE_TRANSPOSED_MIN_ROWS &&
+      !wasmTransposedFixed16(tf.backend(), w)
+    ) {
       return tf.matMul(dy2d, run(Bnb4Dequantize, bnb4KernelInputs(w), w));
     }
     return run(Bnb4MatmulTransposed, { dy: dy2d, ...bnb4KernelInputs(w) }, w);

@@ -15,7 +15,12 @@ import { rmsNorm } from '../ops/rms-norm.js';
 import { type BackendName, setupBackend } from '../setup/setup-backend.js';
 import { FP4_CODE, randomActivations, randomBnb4Arrays } from './random.js';
 import { countMismatches, worstToleranceRatio } from './ratio.js';
-import { FLOAT32_SUM_TOLERANCE, fixed16Tolerance, float32Tolerance } from './tolerances.js';
+import {
+  fixed16Tolerance,
+  fixed16TransposedTolerance,
+  float32Tolerance,
+  float32TransposedTolerance,
+} from './tolerances.js';
 
 export interface Check {
   name: string;
@@ -55,18 +60,6 @@ const SHAPES = [
 
 function scalesOf(w: Bnb4Arrays): Float32Array {
   return Float32Array.from({ length: blockCount(w) }, (_, b) => blockScaleImpl(w, b));
-}
-
-function transposedTolerance(dy: Float32Array, rows: number, w: Bnb4Arrays): Float32Array {
-  const weight = bnb4DequantizeImpl(w);
-  const { outFeatures: N, inFeatures: K } = w;
-  return Float32Array.from({ length: rows * K }, (_, i) => {
-    const m = Math.floor(i / K);
-    const k = i % K;
-    let s = 0;
-    for (let n = 0; n < N; n++) s += Math.abs(dy[m * N + n]! * weight[n * K + k]!);
-    return FLOAT32_SUM_TOLERANCE * s + 1e-30;
-  });
 }
 
 function relativeTolerance(expected: Float32Array): Float32Array {
@@ -118,7 +111,9 @@ async function bnb4Checks(backend: BackendName): Promise<Check[]> {
     const dxRatio = worstToleranceRatio(
       await values(dx),
       bnb4MatmulTransposedImpl(dy, shape.rows, arrays),
-      transposedTolerance(dy, shape.rows, arrays),
+      fixed
+        ? fixed16TransposedTolerance(dy, shape.rows, arrays)
+        : float32TransposedTolerance(dy, shape.rows, arrays),
     );
     checks.push({
       name: `gradient (dy·W) ${label}`,

@@ -31,6 +31,13 @@ const CASES: Case[] = [
   { rows: 3, outFeatures: 9, inFeatures: 200, blocksize: 64, nested: true }, // K not a multiple of 64
   { rows: 1, outFeatures: 5, inFeatures: 33, blocksize: 32, nested: false }, // odd K, partial last block
   { rows: 2, outFeatures: 4, inFeatures: 50, blocksize: 128, nested: false, fp4: true },
+  // One row of x: 5 groups per row (pairs of groups, then one; scales four at a time, then one), and rows whose
+  // blocks cross a nested-absmax boundary (blocks 255 | 256 lie in row 51).
+  { rows: 1, outFeatures: 60, inFeatures: 320, blocksize: 64, nested: true },
+  { rows: 1, outFeatures: 6, inFeatures: 320, blocksize: 64, nested: false },
+  { rows: 1, outFeatures: 5, inFeatures: 256, blocksize: 128, nested: true },
+  // More rows than one cached block of x (32), odd, with outFeatures not a multiple of the 4-row tile.
+  { rows: 35, outFeatures: 7, inFeatures: 192, blocksize: 64, nested: true },
   ...[32, 64, 128, 256, 512, 1024, 2048, 4096].flatMap((blocksize) => [
     { rows: 2, outFeatures: 5, inFeatures: 128, blocksize, nested: blocksize >= 256 },
     { rows: 1, outFeatures: 3, inFeatures: 50, blocksize, nested: blocksize < 256 },
@@ -81,6 +88,24 @@ describe.each(NODE_BACKENDS)('bnb4Matmul on %s', (backend) => {
       'fused vs composed',
     );
     tf.dispose([fused, composed, x]);
+    disposeBnb4Weights(w);
+  });
+
+  it.each([1, 3])('cannot overflow its integer sums when every product is the largest (%i rows)', (rows) => {
+    // Every code is max|code| and every activation its group's max: each 64-group sums 64 products of
+    // 8192 * 16383, above 2^31, which the kernel must never add up in int32.
+    const arrays = randomBnb4Arrays({ outFeatures: 5, inFeatures: 4096, blocksize: 64, nested: true });
+    arrays.packed.fill(0xff);
+    const x = new Float32Array(rows * 4096).fill(-3);
+    const w = bnb4WeightsFromArrays(arrays);
+    const xt = tf.tensor2d(x, [rows, 4096]);
+    const y = bnb4Matmul(xt, w);
+    const tolerance =
+      backend === 'wasm'
+        ? fixed16Tolerance(x, rows, arrays, scales(arrays))
+        : float32Tolerance(x, rows, arrays);
+    expectWithin(y.dataSync(), bnb4MatmulImpl(x, rows, arrays), tolerance, 'largest products');
+    tf.dispose([xt, y]);
     disposeBnb4Weights(w);
   });
 

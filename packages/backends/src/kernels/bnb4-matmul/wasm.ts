@@ -10,7 +10,7 @@ import { HeapScratch } from '../wasm-module/heap.js';
 import { type Bnb4SimdExports, bnb4Simd } from '../wasm-module/instance.js';
 
 /**
- * The fixed-point kernel (see assembly/bnb4.ts): needs whole 64-element groups per row that never straddle a
+ * The fixed-point kernel (see assembly/fixed16.ts): needs whole 64-element groups per row that never straddle a
  * scale block. Returns false when x holds NaN or ±Inf (the exact kernel then propagates them as float32 would).
  */
 function tryFixed16(
@@ -33,7 +33,8 @@ function tryFixed16(
   scratch.u8(tables, 32).set(fixed.tables);
   if (simd.quantizeActivations(wasmPointer(b, x), rows, K, x16, scales, fixed.codeScale / 8192) !== 0)
     return false;
-  simd.matmulFixed16(x16, scales, rows, tables, wasmPointer(b, out));
+  const work = scratch.alloc(simd.fixed16WorkBytes(rows, K));
+  simd.matmulFixed16(x16, scales, rows, tables, wasmPointer(b, out), work);
   return true;
 }
 

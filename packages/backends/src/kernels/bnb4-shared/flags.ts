@@ -1,8 +1,9 @@
 import { env } from '@tensorflow/tfjs-core';
 
 /**
- * TensorFlow.js flag: when true, bnb4Matmul on the wasm backend takes the exact float32 kernel instead of the
- * faster one that rounds activations to 16-bit fixed point (see docs/backends.md, "Precision").
+ * TensorFlow.js flag: when true, bnb4Matmul and bnb4MatmulTransposed on the wasm backend take the exact float32
+ * kernels instead of the faster ones that round activations (or dy times the block scales) to 16-bit fixed point
+ * (see docs/backends.md, "Precision").
  */
 export const BNB4_EXACT_FLAG = 'PEFT_BNB4_EXACT';
 

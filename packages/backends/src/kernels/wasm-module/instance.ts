@@ -1,7 +1,7 @@
 import type { WasmBackendLike } from '../backend-access.js';
 import { BNB4_SIMD_WASM_BASE64 } from './bnb4-simd.generated.js';
 
-/** The exports of assembly/bnb4.ts. Pointers are byte offsets in TensorFlow.js' wasm heap. */
+/** The exports of assembly/bnb4.ts (the module entry). Pointers are byte offsets in TensorFlow.js' wasm heap. */
 export interface Bnb4SimdExports {
   bindWeights(
     packed: number,
@@ -27,7 +27,17 @@ export interface Bnb4SimdExports {
     scales: number,
     codeScale: number,
   ): number;
-  matmulFixed16(x16: number, scales: number, rows: number, tables: number, y: number): void;
+  fixed16WorkBytes(rows: number, K: number): number;
+  matmulFixed16(x16: number, scales: number, rows: number, tables: number, y: number, work: number): void;
+  transposedWorkBytes(rows: number): number;
+  transposedFixed16(
+    dy: number,
+    rows: number,
+    tables: number,
+    codeScale: number,
+    dx: number,
+    work: number,
+  ): number;
 }
 
 // One instance per tfjs wasm backend (each backend has its own heap); null records "cannot share its memory".

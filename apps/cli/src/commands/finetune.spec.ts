@@ -1,0 +1,395 @@
+import { cp, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseSafetensors } from '@peft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { adapterConfigFromOptions, type MethodOptions } from '../finetune/method-config.js';
+import {
+  SENTENCES,
+  textRows,
+  useBackendForTests,
+  writeJsonl,
+  writeTinyModel,
+} from '../finetune/test-support/model-folder.js';
+import { type FinetuneOptions, runFinetune } from '../finetune/train.js';
+import { runPeft, tempDir } from './test-support/checkpoints.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let modelDir: string;
+let trainData: string;
+let evalData: string;
+
+beforeAll(useBackendForTests);
+beforeEach(async () => {
+  tmp = await tempDir();
+  modelDir = await writeTinyModel(join(tmp.dir, 'model'));
+  trainData = await writeJsonl(join(tmp.dir, 'train.jsonl'), textRows());
+  evalData = await writeJsonl(join(tmp.dir, 'eval.jsonl'), textRows(['the cat can sing.', 'a good dog.']));
+});
+afterEach(async () => {
+  await tmp.cleanup();
+});
+
+const adapterFile = (dir: string) => readFile(join(dir, 'adapter_model.safetensors'));
+
+/** A CLI finetune invocation on the tiny model, with `extra` arguments. */
+function finetuneArgs(out: string, ...extra: string[]): string[] {
+  return [
+    'finetune',
+    modelDir,
+    '--data',
+    trainData,
+    '-o',
+    out,
+    '--backend',
+    'wasm',
+    '--batch-size',
+    '2',
+    ...extra,
+  ];
+}
+
+describe('runFinetune: stop and resume', () => {
+  const methods: [string, MethodOptions][] = [
+    ['LoRA', { method: 'lora', r: 4, targetModules: 'all-linear', dropout: 0.3, initLoraWeights: false }],
+    ['VeRA', { method: 'vera', r: 8, targetModules: ['q_proj', 'down_proj'], dropout: 0.3 }],
+  ];
+
+  it.each(methods)(
+    '%s with dropout: stopped at step 3 of 6 and resumed, the adapter is bit-identical to a straight run',
+    async (_name, method) => {
+      const common = (outputDir: string): FinetuneOptions => ({
+        modelDir,
+        trainData,
+        outputDir,
+        adapter: adapterConfigFromOptions(method),
+        steps: 6,
+        batchSize: 2,
+        seed: 7,
+        learningRate: 2e-2,
+        saveEvery: 0,
+      });
+      const straightDir = join(tmp.dir, 'straight');
+      const straight = await runFinetune(common(straightDir));
+      expect(straight).toMatchObject({ completed: true, step: 6, adapterDir: straightDir });
+
+      const stoppedDir = join(tmp.dir, 'stopped');
+      const controller = new AbortController();
+      // Aborted from a timer, as a Ctrl-C handler would: the run yields between steps and stops after step 3.
+      const stopped = await runFinetune(
+        { ...common(stoppedDir), signal: controller.signal },
+        { onStep: (p) => p.step === 3 && setTimeout(() => controller.abort(), 0) },
+      );
+      expect(stopped).toMatchObject({ completed: false, step: 3, adapterDir: null });
+      expect((await readdir(stoppedDir)).sort()).toEqual(['checkpoint-3']);
+      const state = JSON.parse(
+        await readFile(join(stoppedDir, 'checkpoint-3', 'trainer_state.json'), 'utf8'),
+      );
+      // The dropout masks of three steps were drawn from the seeded stream and are accounted for.
+      expect(state.adapter_random.seed).toBe(7);
+      expect(state.adapter_random.draws).toBeGreaterThan(0);
+
+      const resumed = await runFinetune({ ...common(stoppedDir), resume: true });
+      expect(resumed).toMatchObject({ completed: true, step: 6 });
+      const a = await adapterFile(straightDir);
+      const b = await adapterFile(stoppedDir);
+      expect(Buffer.compare(a, b)).toBe(0);
+      // The training moved the weights: the comparison is not between two untouched adapters.
+      const saved = parseSafetensors(new Uint8Array(a));
+      const first = saved.keys().find((k) => /lora_B|vera_lambda_b/.test(k))!;
+      const values = new Float32Array((await saved.get(first)).data.slice().buffer);
+      expect(values.some((v) => v !== 0 && v !== 1)).toBe(true);
+    },
+  );
+
+  it('holds tf.memory().numTensors flat across steps and frees everything at the end', async () => {
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    await runFinetune(
+      {
+        modelDir,
+        trainData,
+        evalData,
+        outputDir: join(tmp.dir, 'memory'),
+        adapter: adapterConfigFromOptions({
+          method: 'lora',
+          r: 4,
+          targetModules: 'all-linear',
+          dropout: 0.1,
+        }),
+        steps: 6,
+        batchSize: 3,
+        evalEvery: 2,
+        saveEvery: 3,
+      },
+      { onStep: () => counts.push(tf.memory().numTensors) },
+    );
+    expect(counts).toHaveLength(6);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('lowers the loss of the model it trains', async () => {
+    const stepLosses: number[] = [];
+    // One batch holds the whole data set, so step 1's loss is the untrained model's loss on it.
+    const result = await runFinetune(
+      {
+        modelDir,
+        trainData,
+        evalData: trainData,
+        outputDir: join(tmp.dir, 'learn'),
+        adapter: adapterConfigFromOptions({ method: 'lora', r: 8, targetModules: 'all-linear' }),
+        steps: 20,
+        batchSize: SENTENCES.length,
+        learningRate: 3e-2,
+        saveEvery: 0,
+      },
+      { onStep: (p) => stepLosses.push(p.loss) },
+    );
+    expect(stepLosses).toHaveLength(20);
+    expect(result.eval!.loss).toBeLessThan(stepLosses[0]! - 0.5);
+  });
+});
+
+describe('peft finetune', () => {
+  it('writes checkpoints and a PEFT adapter; --resume from a mid-run checkpoint ends where a straight run does', async () => {
+    const straight = join(tmp.dir, 'straight');
+    const run = await runPeft(
+      ...finetuneArgs(straight, '--method', 'lora', '--r', '4', '--dropout', '0.2', '--steps', '4'),
+      '--save-every',
+      '2',
+      '--keep-checkpoints',
+      '0',
+      '--eval-data',
+      evalData,
+      '--seed',
+      '3',
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/trained 4\/4 steps/);
+    expect(run.stdout).toMatch(/eval loss \d+\.\d+, perplexity/);
+    expect(run.stderr).toMatch(/step 4\/4 {2}loss \d/);
+    expect(run.stderr).toMatch(/checkpoint at step 2: .*checkpoint-2/);
+    expect((await readdir(straight)).sort()).toEqual([
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'checkpoint-2',
+      'checkpoint-4',
+    ]);
+    expect((await readdir(join(straight, 'checkpoint-2'))).sort()).toEqual([
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'optimizer.safetensors',
+      'trainer_state.json',
+    ]);
+    const config = JSON.parse(await readFile(join(straight, 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({
+      peft_type: 'LORA',
+      r: 4,
+      lora_dropout: 0.2,
+      base_model_name_or_path: modelDir,
+    });
+    const state = JSON.parse(await readFile(join(straight, 'checkpoint-2', 'trainer_state.json'), 'utf8'));
+    expect(state).toMatchObject({
+      global_step: 2,
+      max_steps: 4,
+      sampler: { seed: 3, epoch: 0, position: 4 },
+    });
+    expect(state.log_history.map((e: { step: number }) => e.step)).toEqual([1, 2]);
+    const optimizer = parseSafetensors(
+      new Uint8Array(await readFile(join(straight, 'checkpoint-2', 'optimizer.safetensors'))),
+    );
+    expect(optimizer.keys()).toContain(
+      'model.layers.0.self_attn.q_proj.adapters.default.lora_A.weight.exp_avg_sq',
+    );
+
+    // The folder of a run stopped after step 2: only its checkpoint.
+    const resumedDir = join(tmp.dir, 'resumed');
+    await cp(join(straight, 'checkpoint-2'), join(resumedDir, 'checkpoint-2'), { recursive: true });
+    const resumed = await runPeft(
+      ...finetuneArgs(resumedDir, '--method', 'lora', '--r', '4', '--dropout', '0.2', '--steps', '4'),
+      '--eval-data',
+      evalData,
+      '--seed',
+      '3',
+      '--resume',
+    );
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming from .*checkpoint-2 \(step 2 of 4\)/);
+    expect(Buffer.compare(await adapterFile(straight), await adapterFile(resumedDir))).toBe(0);
+    expect(resumed.stdout.split('\n')[1]).toBe(run.stdout.split('\n')[1]); // the same final eval line
+  });
+
+  it('quantizes on the fly with --quantize nf4 and trains VeRA over the 4-bit layers', async () => {
+    const out = join(tmp.dir, 'qlora');
+    const run = await runPeft(
+      ...finetuneArgs(
+        out,
+        '--quantize',
+        'nf4',
+        '--target-modules',
+        'all-linear',
+        '--r',
+        '16',
+        '--steps',
+        '2',
+        '--json',
+      ),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('linear layers: 14 bnb4-nf4, 1 dense');
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      completed: true,
+      step: 2,
+      totalSteps: 2,
+      adapterDir: out,
+    });
+    const config = JSON.parse(await readFile(join(out, 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({ peft_type: 'VERA', r: 16 });
+    expect(config.target_modules).toHaveLength(14);
+  });
+
+  it('trains a saved adapter folder further with --adapter', async () => {
+    const first = join(tmp.dir, 'first');
+    expect((await runPeft(...finetuneArgs(first, '--method', 'lora', '--steps', '2'))).code).toBe(0);
+    const second = join(tmp.dir, 'second');
+    const run = await runPeft(...finetuneArgs(second, '--adapter', first, '--steps', '2'));
+    expect(run.code).toBe(0);
+    expect(Buffer.compare(await adapterFile(first), await adapterFile(second))).not.toBe(0);
+    const clash = await runPeft(...finetuneArgs(join(tmp.dir, 'x'), '--adapter', first, '--r', '4'));
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain('--adapter gives the whole adapter config; drop --r');
+  });
+
+  it('refuses to start over an earlier run without --overwrite, and --resume needs a checkpoint', async () => {
+    const out = join(tmp.dir, 'run');
+    expect((await runPeft(...finetuneArgs(out, '--steps', '1'))).code).toBe(0);
+    const before = await adapterFile(out);
+    const again = await runPeft(...finetuneArgs(out, '--steps', '1', '--seed', '9'));
+    expect(again.code).toBe(3);
+    expect(again.stderr).toMatch(
+      /already holds a fine-tuning run \(checkpoint-1, adapter_config\.json.*--resume.*--overwrite/,
+    );
+    expect(Buffer.compare(await adapterFile(out), before)).toBe(0);
+    expect((await runPeft(...finetuneArgs(out, '--steps', '1', '--seed', '9', '--overwrite'))).code).toBe(0);
+    expect(Buffer.compare(await adapterFile(out), before)).not.toBe(0);
+
+    const empty = await runPeft(...finetuneArgs(join(tmp.dir, 'empty'), '--steps', '1', '--resume'));
+    expect(empty.code).toBe(3);
+    expect(empty.stderr).toMatch(/holds no checkpoint-<step> folder to continue; run without --resume/);
+
+    // --overwrite deletes the earlier run only once the new one has loaded: a failing start keeps it.
+    const bad = await writeJsonl(join(tmp.dir, 'bad.jsonl'), ['{oops']);
+    const failed = await runPeft(
+      'finetune',
+      modelDir,
+      '--data',
+      bad,
+      '-o',
+      out,
+      '--overwrite',
+      '--backend',
+      'wasm',
+    );
+    expect(failed.code).toBe(3);
+    expect((await readdir(out)).sort()).toEqual([
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'checkpoint-1',
+    ]);
+  });
+
+  it('refuses to resume with other settings, naming what changed', async () => {
+    const out = join(tmp.dir, 'run');
+    expect(
+      (await runPeft(...finetuneArgs(out, '--steps', '2', '--save-every', '1', '--lr', '0.01'))).code,
+    ).toBe(0);
+    const run = await runPeft(...finetuneArgs(out, '--steps', '3', '--lr', '0.02', '--resume'));
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain('learningRate: 0.01 -> 0.02');
+    expect(run.stderr).toContain('steps: 2 -> 3');
+  });
+
+  it('a bad JSONL line fails naming file and line, with exit code 3 and nothing written', async () => {
+    const bad = await writeJsonl(join(tmp.dir, 'bad.jsonl'), [{ text: SENTENCES[0] }, '{"text": "unclosed']);
+    const out = join(tmp.dir, 'out');
+    const run = await runPeft('finetune', modelDir, '--data', bad, '-o', out, '--backend', 'wasm');
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/bad\.jsonl:2: not valid JSON/);
+    await expect(stat(out)).rejects.toThrow();
+
+    const noText = await writeJsonl(join(tmp.dir, 'ids.jsonl'), [{ input_ids: [1, 5, 99] }]);
+    const outside = await runPeft('finetune', modelDir, '--data', noText, '-o', out, '--backend', 'wasm');
+    expect(outside.code).toBe(3);
+    expect(outside.stderr).toMatch(/token id 99 is outside the vocabulary \(40\)/);
+  });
+
+  it('text rows need the model folder to have a tokenizer.json', async () => {
+    const bare = await writeTinyModel(join(tmp.dir, 'bare'), { noTokenizer: true });
+    const run = await runPeft(
+      'finetune',
+      bare,
+      '--data',
+      trainData,
+      '-o',
+      join(tmp.dir, 'o'),
+      '--backend',
+      'wasm',
+    );
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/train\.jsonl:1: a "text" row needs the model folder's tokenizer\.json/);
+    const ids = await writeJsonl(join(tmp.dir, 'ids.jsonl'), [
+      { input_ids: [1, 5, 6, 7, 2] },
+      { input_ids: [1, 8, 9] },
+    ]);
+    const withIds = await runPeft(
+      'finetune',
+      bare,
+      '--data',
+      ids,
+      '-o',
+      join(tmp.dir, 'o'),
+      '--backend',
+      'wasm',
+      '--steps',
+      '1',
+    );
+    expect(withIds.code).toBe(0);
+  });
+
+  it('reports missing files and bad arguments with the documented exit codes', async () => {
+    const missing = await runPeft(
+      'finetune',
+      join(tmp.dir, 'nope'),
+      '--data',
+      trainData,
+      '-o',
+      join(tmp.dir, 'o'),
+    );
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/model folder .*nope does not exist/);
+    const noData = await runPeft(
+      'finetune',
+      modelDir,
+      '--data',
+      join(tmp.dir, 'none.jsonl'),
+      '-o',
+      join(tmp.dir, 'o'),
+      '--backend',
+      'wasm',
+    );
+    expect(noData.code).toBe(3);
+    expect(noData.stderr).toMatch(/data file .*none\.jsonl cannot be read/);
+    expect((await runPeft(...finetuneArgs(join(tmp.dir, 'o'), '--method', 'ia3'))).code).toBe(2);
+    const wrongFlag = await runPeft(...finetuneArgs(join(tmp.dir, 'o'), '--lora-alpha', '16'));
+    expect(wrongFlag.code).toBe(2);
+    expect(wrongFlag.stderr).toContain('--lora-alpha applies to --method lora only');
+    expect((await runPeft(...finetuneArgs(join(tmp.dir, 'o'), '--steps', '0'))).code).toBe(2);
+    expect((await runPeft('finetune', modelDir, '-o', join(tmp.dir, 'o'))).code).toBe(2);
+    await expect(stat(join(tmp.dir, 'o', 'adapter_config.json'))).rejects.toThrow();
+    const help = await runPeft('finetune', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: peft finetune [options] <model-dir>');
+    expect(help.stdout).toContain('--resume');
+  });
+});

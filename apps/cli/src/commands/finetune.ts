@@ -1,0 +1,224 @@
+import type { AdapterConfig } from '@peft/adapter-bridge';
+import { type BackendChoice, setupBackend } from '@peft/backends';
+import type { ScheduleKind } from '@peft/training';
+import { type Command, Option } from 'commander';
+import { CommandExit, EXIT } from '../exit-codes.js';
+import type { QuantizeChoice } from '../finetune/base-model.js';
+import {
+  addBackendOption,
+  addMethodOptions,
+  addQuantizeOptions,
+  intArg,
+  type MethodCliOptions,
+  methodFlagsGiven,
+  methodOptionsFrom,
+  numberArg,
+  positiveNumber,
+  quantizeOptionsFrom,
+} from '../finetune/cli/options.js';
+import { formatDuration, note, progressReporter, warningsToStderr } from '../finetune/cli/output.js';
+import { adapterConfigFromOptions, readAdapterConfigFile } from '../finetune/method-config.js';
+import { DEFAULT_REPORTING, type FinetuneResult, runFinetune } from '../finetune/train.js';
+
+interface FinetuneCliOptions extends MethodCliOptions {
+  data: string;
+  evalData?: string;
+  output: string;
+  adapterConfig?: string;
+  adapter?: string;
+  quantize: QuantizeChoice;
+  blocksize: number;
+  doubleQuant: boolean;
+  steps?: number;
+  lr?: number;
+  batchSize?: number;
+  seqLen?: number;
+  seed?: number;
+  schedule?: ScheduleKind;
+  warmupSteps?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  evalEvery: number;
+  saveEvery: number;
+  keepCheckpoints: number;
+  resume?: boolean;
+  overwrite?: boolean;
+  backend: BackendChoice;
+  json?: boolean;
+}
+
+/** The new adapter's config, or the folder to start from; the three ways to say it exclude each other. */
+async function adapterSource(
+  command: Command,
+  opts: FinetuneCliOptions,
+): Promise<{ adapter: AdapterConfig } | { startFrom: string }> {
+  const given = opts.adapterConfig ?? opts.adapter;
+  if (!given) return { adapter: adapterConfigFromOptions(methodOptionsFrom(command, opts)) };
+  const flag = opts.adapterConfig ? '--adapter-config' : '--adapter';
+  if (opts.adapterConfig && opts.adapter)
+    command.error('error: give --adapter or --adapter-config, not both');
+  const clashes = methodFlagsGiven(command);
+  if (clashes.length > 0) {
+    const flags = clashes.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    command.error(`error: ${flag} gives the whole adapter config; drop ${flags.join(', ')}`);
+  }
+  return opts.adapterConfig
+    ? { adapter: await readAdapterConfigFile(opts.adapterConfig) }
+    : { startFrom: given };
+}
+
+function summary(result: FinetuneResult, seconds: number): string {
+  const lines = [
+    `trained ${result.step}/${result.totalSteps} steps in ${formatDuration(seconds)}` +
+      (result.lastLoss === null ? '' : `; last training loss ${result.lastLoss.toFixed(4)}`),
+  ];
+  if (result.eval) {
+    lines.push(
+      `eval loss ${result.eval.loss.toFixed(4)}, perplexity ${result.eval.perplexity.toFixed(3)} (${result.eval.tokens} tokens)`,
+    );
+  }
+  if (result.adapterDir) lines.push(`adapter written to ${result.adapterDir} (PEFT format)`);
+  if (result.checkpointDir) lines.push(`checkpoint: ${result.checkpointDir}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerFinetuneCommand(program: Command): void {
+  const command = program
+    .command('finetune')
+    .description(
+      'Fine-tune a PEFT adapter (VeRA or LoRA) on a Hugging Face model folder, dense or bitsandbytes 4-bit, ' +
+        'with progress, evaluation, atomic checkpoints and exact resume',
+    )
+    .argument('<model-dir>', 'Hugging Face model folder (config.json, *.safetensors, tokenizer.json)')
+    .requiredOption(
+      '--data <train.jsonl>',
+      'training data: JSONL rows of {"text": ...} or {"input_ids": [...]}',
+    )
+    .option('--eval-data <file.jsonl>', 'held-out data, evaluated every --eval-every steps and at the end')
+    .requiredOption(
+      '-o, --output <adapter-dir>',
+      'where checkpoints (checkpoint-<step>/) and the final adapter (adapter_config.json + adapter_model.safetensors) go',
+    )
+    .option(
+      '--adapter-config <file>',
+      'take the new adapter from a PEFT adapter_config.json instead of the method options',
+    )
+    .option(
+      '--adapter <dir>',
+      'train a saved PEFT adapter folder further (its config and weights; e.g. from init-adapter or Python)',
+    );
+  addMethodOptions(command);
+  addQuantizeOptions(command, 'as QLoRA does');
+  command
+    .option('--steps <n>', 'optimizer steps (default 100)', intArg(1))
+    .option('--lr <rate>', 'peak learning rate (default 1e-2 for VeRA, 2e-4 for LoRA)', positiveNumber)
+    .option('--batch-size <n>', 'sequences per step (default 8)', intArg(1))
+    .option(
+      '--seq-len <n>',
+      "examples are cut to this many tokens (default min(512, the model's max positions))",
+      intArg(2),
+    )
+    .option('--seed <n>', 'seeds the data order, the adapter init and dropout (default 0)', intArg(0))
+    .addOption(
+      new Option('--schedule <kind>', 'learning-rate decay after warm-up (default cosine)').choices([
+        'constant',
+        'linear',
+        'cosine',
+      ]),
+    )
+    .option('--warmup-steps <n>', 'linear warm-up steps (default 0)', intArg(0))
+    .option(
+      '--weight-decay <w>',
+      'AdamW decoupled weight decay (default 0)',
+      numberArg((n) => n >= 0, 'a number >= 0'),
+    )
+    .option(
+      '--max-grad-norm <n>',
+      'clip the global gradient norm (0: off; default 1)',
+      numberArg((n) => n >= 0, 'a number >= 0'),
+    )
+    .option(
+      '--eval-every <n>',
+      'evaluate every N steps (0: at the end only)',
+      intArg(0),
+      DEFAULT_REPORTING.evalEvery,
+    )
+    .option(
+      '--save-every <n>',
+      'write a checkpoint every N steps (0: at the end only)',
+      intArg(0),
+      DEFAULT_REPORTING.saveEvery,
+    )
+    .option(
+      '--keep-checkpoints <n>',
+      'keep the newest N checkpoints (0: all)',
+      intArg(0),
+      DEFAULT_REPORTING.keepCheckpoints,
+    )
+    .option(
+      '--resume',
+      'continue the run in --output from its newest checkpoint (same options, model and data)',
+    )
+    .option('--overwrite', 'start over in an --output that already holds a run')
+    .option('--json', 'print the result as one JSON object on stdout');
+  addBackendOption(command);
+  command.addHelpText(
+    'after',
+    '\nCtrl-C stops after the current step and writes a checkpoint (exit code 130); --resume continues it\n' +
+      'and ends with exactly the adapter an uninterrupted run gives.',
+  );
+  command.action(async (modelDir: string, opts: FinetuneCliOptions) => {
+    const source = await adapterSource(command, opts);
+    const restoreWarnings = warningsToStderr();
+    const backend = await setupBackend(opts.backend);
+    note(`backend: ${backend.backend} (${backend.reason})`);
+    const controller = new AbortController();
+    const onSigint = () => {
+      if (controller.signal.aborted) process.exit(EXIT.interrupted);
+      controller.abort();
+      note('\nstopping after this step to write a checkpoint (Ctrl-C again to quit at once)');
+    };
+    process.on('SIGINT', onSigint);
+    const reporter = progressReporter();
+    const started = Date.now();
+    let result: FinetuneResult;
+    try {
+      result = await runFinetune(
+        {
+          modelDir,
+          trainData: opts.data,
+          ...(opts.evalData ? { evalData: opts.evalData } : {}),
+          outputDir: opts.output,
+          ...source,
+          ...quantizeOptionsFrom(opts),
+          ...(opts.steps === undefined ? {} : { steps: opts.steps }),
+          ...(opts.lr === undefined ? {} : { learningRate: opts.lr }),
+          ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
+          ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
+          ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+          ...(opts.schedule === undefined ? {} : { schedule: opts.schedule }),
+          ...(opts.warmupSteps === undefined ? {} : { warmupSteps: opts.warmupSteps }),
+          ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
+          ...(opts.maxGradNorm === undefined ? {} : { maxGradNorm: opts.maxGradNorm }),
+          evalEvery: opts.evalEvery,
+          saveEvery: opts.saveEvery,
+          keepCheckpoints: opts.keepCheckpoints,
+          resume: opts.resume ?? false,
+          overwrite: opts.overwrite ?? false,
+          signal: controller.signal,
+        },
+        reporter,
+      );
+    } finally {
+      reporter.stop();
+      process.off('SIGINT', onSigint);
+      restoreWarnings();
+    }
+    const seconds = (Date.now() - started) / 1000;
+    process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : summary(result, seconds));
+    if (!result.completed) {
+      note(`stopped at step ${result.step}; continue with the same command and --resume`);
+      throw new CommandExit(EXIT.interrupted);
+    }
+  });
+}

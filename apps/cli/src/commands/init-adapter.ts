@@ -1,0 +1,49 @@
+import { type BackendChoice, setupBackend } from '@peft/backends';
+import type { Command } from 'commander';
+import { addBackendOption, intArg } from '../finetune/cli/options.js';
+import { note, warningsToStderr } from '../finetune/cli/output.js';
+import { initAdapter } from '../finetune/init-adapter.js';
+import { readAdapterConfigFile } from '../finetune/method-config.js';
+
+export function registerInitAdapterCommand(program: Command): void {
+  const command = program
+    .command('init-adapter')
+    .description(
+      'Create an untrained adapter for a model from a PEFT adapter_config.json and save it in PEFT format',
+    )
+    .argument('<model-dir>', 'Hugging Face model folder')
+    .requiredOption(
+      '--config <adapter_config.json>',
+      'a PEFT adapter config (VERA or LORA; any peft_type whose package is installed)',
+    )
+    .requiredOption(
+      '-o, --output <adapter-dir>',
+      'where adapter_config.json and adapter_model.safetensors are written',
+    )
+    .option('--seed <n>', 'seed of random initial weights (LoRA lora_A): same seed, same file', intArg(0), 0)
+    .option('--overwrite', 'replace an adapter already in --output');
+  addBackendOption(command);
+  command.action(
+    async (
+      modelDir: string,
+      opts: { config: string; output: string; seed: number; overwrite?: boolean; backend: BackendChoice },
+    ) => {
+      const restore = warningsToStderr();
+      try {
+        const config = await readAdapterConfigFile(opts.config);
+        const backend = await setupBackend(opts.backend);
+        note(`backend: ${backend.backend} (${backend.reason})`);
+        const report = await initAdapter(modelDir, config, opts.output, {
+          seed: opts.seed,
+          overwrite: opts.overwrite ?? false,
+        });
+        process.stdout.write(
+          `${config.peft_type} adapter on ${report.targetedLayers} layers: ${report.parameterSummary}\n` +
+            `written: ${report.written.join(', ')}\n`,
+        );
+      } finally {
+        restore();
+      }
+    },
+  );
+}

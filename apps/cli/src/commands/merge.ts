@@ -1,0 +1,42 @@
+import { type BackendChoice, setupBackend } from '@peft/backends';
+import type { Command } from 'commander';
+import { addBackendOption } from '../finetune/cli/options.js';
+import { note, warningsToStderr } from '../finetune/cli/output.js';
+import { mergeAdapterIntoFolder } from '../finetune/merge.js';
+
+export function registerMergeCommand(program: Command): void {
+  const command = program
+    .command('merge')
+    .description(
+      'Fold a PEFT adapter into its base model and write a Hugging Face folder (a bitsandbytes 4-bit base stays ' +
+        '4-bit with the same quantization_config; re-quantizing is lossy)',
+    )
+    .argument('<model-dir>', 'the base model folder the adapter was trained on')
+    .requiredOption('--adapter <dir>', 'the PEFT adapter folder')
+    .requiredOption(
+      '-o, --output <out-dir>',
+      'the merged model folder (created; files in it are replaced only once all are written)',
+    );
+  addBackendOption(command);
+  command.action(
+    async (modelDir: string, opts: { adapter: string; output: string; backend: BackendChoice }) => {
+      const restore = warningsToStderr();
+      try {
+        const backend = await setupBackend(opts.backend);
+        note(`backend: ${backend.backend} (${backend.reason})`);
+        const report = await mergeAdapterIntoFolder(modelDir, opts.adapter, opts.output);
+        const schemes = Object.entries(report.schemes)
+          .map(([scheme, n]) => `${n} ${scheme}`)
+          .join(', ');
+        process.stdout.write(
+          `merged ${report.mergedLayers.length} layers (${schemes}) -> ${opts.output}\n` +
+            (report.lossy
+              ? 'note: the 4-bit layers were dequantized, summed with the adapter and re-quantized; outputs differ slightly from the unmerged model\n'
+              : ''),
+        );
+      } finally {
+        restore();
+      }
+    },
+  );
+}

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.spec.ts'],
+    // Generous: CI runs every package's suite on 2 shared cores; tests never assert times.
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
+  },
+});

@@ -1,0 +1,57 @@
+// Every package README opens with a runnable snippet. Here it is taken from the README inside the
+// installed tarball, type-checked against the installed type declarations, and run in Node (ESM) in the
+// app that installed the tarballs; what it prints is compared with what the README says it prints.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { installedDir, installedProject } from './installed.js';
+import { firstCodeBlock, SNIPPET_TSCONFIG, stripTypes } from './readme-snippet.js';
+import { runCommand } from './run.js';
+import { publishablePackages, unscoped } from './workspace.js';
+
+/** Text each snippet must print, as its README's comments state it. */
+const PRINTS: Record<string, string[]> = {
+  '@peft/core': ['32 24', 'Float32Array(5)'],
+  '@peft/backends': ['wasm'],
+  '@peft/quant-bnb4': ['16384 [ 256, 128 ]', '256 128 4.393', '[ 2, 3, 256 ]'],
+  '@peft/adapter-bridge': ['trainable params: 3,712 || all params: 7,824 || trainable%: 47.4438'],
+  '@peft/vera': ['trainable params: 448 || all params: 4,560 || trainable%: 9.8246'],
+  '@peft/lora': ['trainable params: 896 || all params: 5,008 || trainable%: 17.8914'],
+  '@peft/models': ['[ 1, 4, 256 ] 5.6'],
+  '@peft/training': ['0 ', '80 '],
+};
+
+const packages = publishablePackages().map((p) => p.name);
+const snippetsDir = () => join(installedProject(), 'readme');
+const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+
+beforeAll(async () => {
+  for (const name of packages) {
+    const readme = await readFile(join(installedDir(name), 'README.md'), 'utf8');
+    const snippet = firstCodeBlock(readme);
+    if (snippet === null) throw new Error(`${name}: README.md has no ts/js code block`);
+    const dir = join(snippetsDir(), unscoped(name));
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'snippet.ts'), snippet);
+    await writeFile(join(dir, 'snippet.mjs'), stripTypes(snippet, `${name}/README.md`));
+  }
+  await writeFile(join(snippetsDir(), 'tsconfig.json'), JSON.stringify(SNIPPET_TSCONFIG, null, 2));
+});
+
+describe('README opening snippets', () => {
+  it('type-check against the installed packages', async () => {
+    const result = await runCommand(process.execPath, [tsc, '-p', join(snippetsDir(), 'tsconfig.json')], {
+      cwd: snippetsDir(),
+    });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+  });
+
+  it.each(packages)('%s: runs in Node and prints what its README says', async (name) => {
+    expect(PRINTS[name], `add the expected output of ${name}'s snippet here`).toBeDefined();
+    const dir = join(snippetsDir(), unscoped(name));
+    const result = await runCommand(process.execPath, ['snippet.mjs'], { cwd: dir });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    for (const text of PRINTS[name]!) expect(result.stdout).toContain(text);
+  });
+});

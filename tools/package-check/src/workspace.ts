@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is tools/package-check/src/workspace.ts). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface PackageJson {
+  name: string;
+  version: string;
+  private?: boolean;
+  type?: string;
+  sideEffects?: boolean | string[];
+  exports?: Record<string, string | Record<string, string>>;
+  files?: string[];
+  engines?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  keywords?: string[];
+  repository?: { type: string; url: string; directory?: string };
+}
+
+export interface WorkspacePackage {
+  readonly name: string;
+  /** Absolute folder. */
+  readonly dir: string;
+  /** Folder relative to the repository root, e.g. "packages/vera". */
+  readonly relativeDir: string;
+  readonly manifest: PackageJson;
+}
+
+export function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/** Every publishable (non-private) package under packages/, in folder order. */
+export function publishablePackages(root = REPO_ROOT): WorkspacePackage[] {
+  return readdirSync(join(root, 'packages'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => {
+      const relativeDir = `packages/${entry.name}`;
+      const dir = join(root, relativeDir);
+      return { dir, relativeDir, manifest: readJson<PackageJson>(join(dir, 'package.json')) };
+    })
+    .filter(({ manifest }) => manifest.private !== true)
+    .map(({ dir, relativeDir, manifest }) => ({ name: manifest.name, dir, relativeDir, manifest }));
+}
+
+/** "@peft/quant-bnb4" -> "quant-bnb4": the unscoped name, used for aliases and folder names. */
+export function unscoped(name: string): string {
+  return name.slice(name.indexOf('/') + 1);
+}
