@@ -25,3 +25,4 @@ export { pickToken, type SamplingOptions } from './sampling.js';
 export { type ModelStateDict, modelStateDict } from './state-dict.js';
 export type { TokenBatch } from './token-batch.js';
 export { TextTokenizer } from './tokenizer.js';
+export { type LlamaTokenizerJsonInput, llamaTokenizerJson } from './tokenizer-json.js';

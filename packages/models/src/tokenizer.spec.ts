@@ -1,6 +1,7 @@
 import { ConfigError } from '@peft/core';
 import { describe, expect, it } from 'vitest';
 import { TextTokenizer } from './tokenizer.js';
+import { llamaTokenizerJson } from './tokenizer-json.js';
 
 /**
  * A small tokenizer.json laid out as transformers' LlamaConverter writes one: SentencePiece-style
@@ -33,60 +34,7 @@ function llamaStyleTokenizer(): Record<string, unknown> {
   ];
   for (const p of pieces) vocab[p] = Object.keys(vocab).length;
   const merges = ['h e', 'l l', '▁ he', '▁he ll', 'o r', '▁ w', '▁w or', 'l d', '▁wor ld'];
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [
-        { type: 'Prepend', prepend: '▁' },
-        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
-      ],
-    },
-    pre_tokenizer: null,
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '<s>', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-      ],
-      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
-    },
-    decoder: {
-      type: 'Sequence',
-      decoders: [
-        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
-        { type: 'ByteFallback' },
-        { type: 'Fuse' },
-        { type: 'Strip', content: ' ', start: 1, stop: 0 },
-      ],
-    },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: '<unk>',
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: true,
-      ignore_merges: false,
-      vocab,
-      merges,
-    },
-  };
+  return llamaTokenizerJson({ vocab, merges });
 }
 
 describe('TextTokenizer on a Llama-style tokenizer.json', () => {

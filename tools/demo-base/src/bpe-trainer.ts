@@ -1,3 +1,5 @@
+import { llamaTokenizerJson } from '@peft/models';
+
 // A small byte-fallback BPE trainer producing a Hugging Face `tokenizer.json` in the layout of Llama's
 // SentencePiece-converted tokenizers. The maintained trainers (Python `tokenizers`, SentencePiece) are
 // not available from npm; the JavaScript tokenizer libraries only encode and decode. Training here runs
@@ -100,60 +102,6 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number, minCharCoun
 }
 
 /** The `tokenizer.json` document (BPE with byte fallback, "▁" for spaces, BOS added), as Llama uses. */
-export function tokenizerJson({ vocab, merges }: BpeResult): unknown {
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [
-        { type: 'Prepend', prepend: SPACE },
-        { type: 'Replace', pattern: { String: ' ' }, content: SPACE },
-      ],
-    },
-    pre_tokenizer: null,
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '<s>', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '<s>', type_id: 1 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-      ],
-      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
-    },
-    decoder: {
-      type: 'Sequence',
-      decoders: [
-        { type: 'Replace', pattern: { String: SPACE }, content: ' ' },
-        { type: 'ByteFallback' },
-        { type: 'Fuse' },
-        { type: 'Strip', content: ' ', start: 1, stop: 0 },
-      ],
-    },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: '<unk>',
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: true,
-      ignore_merges: false,
-      vocab: Object.fromEntries(vocab),
-      merges: merges.map(([a, b]) => `${a} ${b}`),
-    },
-  };
+export function tokenizerJson({ vocab, merges }: BpeResult): Record<string, unknown> {
+  return llamaTokenizerJson({ vocab, merges: merges.map(([a, b]) => `${a} ${b}`) });
 }

@@ -1,10 +1,11 @@
 // Tiny Hugging Face model folders (random Llama weights + a character-level tokenizer.json) and JSONL
 // files for the fine-tuning command tests.
+
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setWarningHandler } from '@peft/adapter-bridge';
 import { setupBackend } from '@peft/backends';
-import { createRandomModel, type LlamaConfigInput, llamaConfig } from '@peft/models';
+import { createRandomModel, type LlamaConfigInput, llamaConfig, llamaTokenizerJson } from '@peft/models';
 import { saveModel } from '@peft/models/node';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz.,';
@@ -17,59 +18,7 @@ const LETTERS = 'abcdefghijklmnopqrstuvwxyz.,';
 export function charTokenizerJson(): Record<string, unknown> {
   const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2, '▁': 3 };
   for (const c of LETTERS) vocab[c] = Object.keys(vocab).length;
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [
-        { type: 'Prepend', prepend: '▁' },
-        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
-      ],
-    },
-    pre_tokenizer: null,
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '<s>', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-      ],
-      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
-    },
-    decoder: {
-      type: 'Sequence',
-      decoders: [
-        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
-        { type: 'Fuse' },
-        { type: 'Strip', content: ' ', start: 1, stop: 0 },
-      ],
-    },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: '<unk>',
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: [],
-    },
-  };
+  return llamaTokenizerJson({ vocab, merges: [], byteFallback: false });
 }
 
 /** The tokenizer's vocabulary size (special tokens, "▁" and the letters). */
