@@ -18,6 +18,11 @@ export interface PeftModelInfo {
   readonly architecture?: string;
   /** The module of that class, e.g. "transformers.models.llama.modeling_llama", for `auto_mapping`. */
   readonly parentLibrary?: string;
+  /**
+   * A base layer whose weight is another parameter of the model (tied input and output embeddings):
+   * counted once, as PyTorch counts a shared Parameter once.
+   */
+  readonly tiedHead?: unknown;
 }
 
 export function modelInfo(model: Module): PeftModelInfo {

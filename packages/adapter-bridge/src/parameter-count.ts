@@ -1,5 +1,6 @@
 import { isLinear, type Module } from '@peft/core';
 import { isAdapterLayer } from './adapter-layer.js';
+import { modelInfo } from './model-info.js';
 
 export interface ParameterCounts {
   /** Elements of the variables an optimizer would update. */
@@ -11,7 +12,7 @@ export interface ParameterCounts {
 /**
  * Counts parameters the way PEFT's `get_nb_trainable_parameters` does: a 4-bit linear counts its
  * logical out x in weights, not its packed bytes; frozen buffers (VeRA's shared projections) are not
- * parameters. A base bias made trainable is counted once.
+ * parameters. A base bias made trainable is counted once, and so is a tied output head.
  */
 export function countParameters(model: Module): ParameterCounts {
   let trainable = 0;
@@ -20,8 +21,10 @@ export function countParameters(model: Module): ParameterCounts {
   for (const [, module] of model.namedModules()) {
     if (isAdapterLayer(module) && module.trainableBias) trainedBiasOwners.add(module.baseLayer);
   }
+  const { tiedHead } = modelInfo(model);
   for (const [, module] of model.namedModules()) {
-    if (isLinear(module)) {
+    // A tied head's weight is the embedding table, which is counted as a variable below.
+    if (isLinear(module) && !(tiedHead && module.layer === tiedHead)) {
       all += module.inFeatures * module.outFeatures;
       if (module.layer.bias && !trainedBiasOwners.has(module)) all += module.outFeatures;
     }
