@@ -1,18 +1,11 @@
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { type WasmBackendLike, wasmBytes, wasmFloat32, wasmPointer } from '../backend-access.js';
+import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { type WasmBackendLike, wasmPointer } from '../backend-access.js';
 import { fixed16Tables } from '../bnb4-shared/code-tables.js';
-import { bnb4ExactRequested } from '../bnb4-shared/flags.js';
-import { bnb4ArraysFromInputs, bnb4Attrs } from '../bnb4-shared/kernel-inputs.js';
 import { matmulTransposedTyped } from '../bnb4-shared/typed-array-kernels.js';
 import { type Bnb4Attrs, Bnb4MatmulTransposed } from '../kernel-names.js';
-import { bindWeights, writePairTable } from '../wasm-module/bind-weights.js';
-import { HeapScratch } from '../wasm-module/heap.js';
+import { bnb4WasmKernel, fixed16Applies } from '../wasm-module/bnb4-kernel.js';
+import type { HeapScratch } from '../wasm-module/heap.js';
 import { type Bnb4SimdExports, bnb4Simd } from '../wasm-module/instance.js';
-
-/** Whether the fixed-point kernel applies: whole 64-column groups that never straddle a scale block. */
-function fixed16Applies(a: Pick<Bnb4Attrs, 'inFeatures' | 'blocksize'>): boolean {
-  return a.inFeatures % 64 === 0 && a.blocksize >= 64 && !bnb4ExactRequested();
-}
 
 /**
  * Whether the wasm kernel will take its fixed-point path for this weight on this backend (the SIMD module links
@@ -50,36 +43,13 @@ function tryFixed16(
   );
 }
 
-const bnb4MatmulTransposedWasm: KernelFunc = ({ inputs, backend, attrs }) => {
-  const b = backend as unknown as WasmBackendLike;
-  const a = bnb4Attrs(attrs);
-  const dy = inputs['dy']!;
-  const rows = dy.shape[0]!;
-  const out = b.makeOutput([rows, a.inFeatures], 'float32');
-  if (rows === 0 || a.inFeatures === 0) return out;
-  const simd = bnb4Simd(b);
-  if (!simd) {
-    matmulTransposedTyped(
-      wasmFloat32(b, dy),
-      rows,
-      bnb4ArraysFromInputs(inputs, a, (t) => wasmBytes(b, t)),
-      wasmFloat32(b, out),
-    );
-    return out;
-  }
-  const scratch = new HeapScratch(b);
-  try {
-    const code = bindWeights(simd, b, inputs, a);
-    if (!tryFixed16(simd, scratch, b, dy, rows, a, code, out)) {
-      const table = writePairTable(scratch, code);
-      const rowBuf = scratch.alloc(a.inFeatures * 4);
-      simd.matmulTransposed(wasmPointer(b, dy), rows, wasmPointer(b, out), rowBuf, table);
-    }
-  } finally {
-    scratch.release();
-  }
-  return out;
-};
+const bnb4MatmulTransposedWasm = bnb4WasmKernel({
+  input: 'dy',
+  outColumns: (a) => a.inFeatures,
+  typed: matmulTransposedTyped,
+  fixed16: tryFixed16,
+  exact: (simd, dy, rows, out, rowBuf, table) => simd.matmulTransposed(dy, rows, out, rowBuf, table),
+});
 
 export const bnb4MatmulTransposedWasmConfig: KernelConfig = {
   kernelName: Bnb4MatmulTransposed,

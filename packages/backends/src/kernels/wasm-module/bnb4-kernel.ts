@@ -1,0 +1,76 @@
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { type WasmBackendLike, wasmBytes, wasmFloat32, wasmPointer } from '../backend-access.js';
+import type { Bnb4Arrays } from '../bnb4-shared/arrays.js';
+import { bnb4ExactRequested } from '../bnb4-shared/flags.js';
+import { bnb4ArraysFromInputs, bnb4Attrs } from '../bnb4-shared/kernel-inputs.js';
+import type { Bnb4Attrs } from '../kernel-names.js';
+import { bindWeights, writePairTable } from './bind-weights.js';
+import { HeapScratch } from './heap.js';
+import { type Bnb4SimdExports, bnb4Simd } from './instance.js';
+
+/** Whether a fixed-point kernel applies: whole 64-column groups that never straddle a scale block. */
+export function fixed16Applies(a: Pick<Bnb4Attrs, 'inFeatures' | 'blocksize'>): boolean {
+  return a.inFeatures % 64 === 0 && a.blocksize >= 64 && !bnb4ExactRequested();
+}
+
+/** Everything that differs between the two 4-bit products on the wasm backend (x·Wᵀ and dy·W). */
+export interface Bnb4WasmProduct {
+  /** Name of the activation input ("x" or "dy"). */
+  input: string;
+  /** Columns of the output for this weight. */
+  outColumns(a: Bnb4Attrs): number;
+  /** Plain typed-array kernel, used when the SIMD module cannot link to this backend's heap. */
+  typed(input: Float32Array, rows: number, weights: Bnb4Arrays, out: Float32Array): void;
+  /** The fixed-point SIMD kernel; false when it does not apply (the exact kernel then runs). */
+  fixed16(
+    simd: Bnb4SimdExports,
+    scratch: HeapScratch,
+    b: WasmBackendLike,
+    input: TensorInfo,
+    rows: number,
+    a: Bnb4Attrs,
+    code: Float32Array,
+    out: TensorInfo,
+  ): boolean;
+  /** The exact float32 SIMD kernel. */
+  exact(simd: Bnb4SimdExports, input: number, rows: number, out: number, rowBuf: number, table: number): void;
+}
+
+/**
+ * The shared dispatch of a 4-bit product on the wasm backend: output allocation, the typed-array fallback,
+ * binding the packed weights in place, then the fixed-point kernel or the exact one, with scratch memory
+ * released whatever happens.
+ */
+export function bnb4WasmKernel(product: Bnb4WasmProduct): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackendLike;
+    const a = bnb4Attrs(attrs);
+    const input = inputs[product.input]!;
+    const rows = input.shape[0]!;
+    const columns = product.outColumns(a);
+    const out = b.makeOutput([rows, columns], 'float32');
+    if (rows === 0 || columns === 0) return out;
+    const simd = bnb4Simd(b);
+    if (!simd) {
+      product.typed(
+        wasmFloat32(b, input),
+        rows,
+        bnb4ArraysFromInputs(inputs, a, (t) => wasmBytes(b, t)),
+        wasmFloat32(b, out),
+      );
+      return out;
+    }
+    const scratch = new HeapScratch(b);
+    try {
+      const code = bindWeights(simd, b, inputs, a);
+      if (!product.fixed16(simd, scratch, b, input, rows, a, code, out)) {
+        const table = writePairTable(scratch, code);
+        const rowBuf = scratch.alloc(a.inFeatures * 4);
+        product.exact(simd, wasmPointer(b, input), rows, wasmPointer(b, out), rowBuf, table);
+      }
+    } finally {
+      scratch.release();
+    }
+    return out;
+  };
+}
