@@ -5,7 +5,6 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type LoadBaseModelOptions, QUANTIZE_CHOICES, type QuantizeChoice } from '../base-model.js';
 import {
   METHOD_NAMES,
-  type MethodName,
   type MethodOptions,
   misplacedMethodOptions,
   parseTargetModules,
@@ -134,21 +133,8 @@ export function addMethodOptions(command: Command): Command {
     .option('--init-lora-weights <how>', 'LoRA init_lora_weights: true, false or gaussian', initLoraWeights);
 }
 
-export interface MethodCliOptions {
-  method: MethodName;
-  r?: number;
-  targetModules?: string[] | string;
-  dropout?: number;
-  bias?: string;
-  layersToTransform?: number[];
-  modulesToSave?: string[];
-  dInitial?: number;
-  projectionPrngKey?: number;
-  saveProjection: boolean;
-  loraAlpha?: number;
-  useRslora?: boolean;
-  initLoraWeights?: boolean | 'gaussian';
-}
+/** The method flags as commander parses them: `MethodOptions`, with `--no-save-projection` always set. */
+export type MethodCliOptions = MethodOptions & { saveProjection: boolean };
 
 /** The method option keys, as commander names them (camelCase of the flags). */
 const METHOD_KEYS = [
