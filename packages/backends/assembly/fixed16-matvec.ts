@@ -4,7 +4,7 @@
 
 import { dotGroup, horizontalSum, totals4 } from './fixed16-codes';
 import { rowGroupScales } from './fixed16-scales';
-import { gK, gN, gPacked } from './weights';
+import { gK, gPacked } from './weights';
 
 /** Scratch bytes matvecFixed16 needs: the partial sums (16 bytes per group) and a row of group scales. */
 export function matvecWorkBytes(K: i32): i32 {
@@ -12,10 +12,18 @@ export function matvecWorkBytes(K: i32): i32 {
   return (groups << 4) + (groups << 2);
 }
 
-export function matvecFixed16(x16: usize, xScales: usize, tables: usize, y: usize, work: usize): void {
+/** y[n] for rows n in [nStart, nEnd) of W (threads split W by rows; each row's sum is the same whoever runs it). */
+export function matvecFixed16(
+  x16: usize,
+  xScales: usize,
+  tables: usize,
+  y: usize,
+  work: usize,
+  nStart: i32,
+  nEnd: i32,
+): void {
   const tl = v128.load(tables);
   const th = v128.load(tables, 16);
-  const N = gN;
   const K = gK;
   const groups = K >> 6;
   const rowBytes = <usize>K >> 1;
@@ -24,7 +32,7 @@ export function matvecFixed16(x16: usize, xScales: usize, tables: usize, y: usiz
   const pairsEnd = sums + (<usize>(groups & ~1) << 4);
   const rowScales = sumsEnd;
   const mask = i8x16.splat(0x0f);
-  for (let n = 0; n < N; n++) {
+  for (let n = nStart; n < nEnd; n++) {
     let p = gPacked + <usize>n * rowBytes;
     let x = x16;
     let s = sums;

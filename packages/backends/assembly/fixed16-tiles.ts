@@ -15,6 +15,7 @@ export function tilesWorkBytes(rows: i32): i32 {
   return (TILE_ROWS << 7) + (min(rows, ROW_BLOCK) << 4);
 }
 
+/** y[m, n] for every row m of x and rows n in [nStart, nEnd) of W; a row's result does not depend on the range. */
 export function matmulTiles(
   x16: usize,
   xScales: usize,
@@ -22,10 +23,11 @@ export function matmulTiles(
   tables: usize,
   y: usize,
   work: usize,
+  nStart: i32,
+  nEnd: i32,
 ): void {
   const tl = v128.load(tables);
   const th = v128.load(tables, 16);
-  const N = gN;
   const K = gK;
   const groups = K >> 6;
   const x16Row = <usize>K << 1;
@@ -34,8 +36,8 @@ export function matmulTiles(
   const totals = work + (<usize>TILE_ROWS << 7);
   for (let m0 = 0; m0 < rows; m0 += ROW_BLOCK) {
     const mEnd = min(rows, m0 + ROW_BLOCK);
-    for (let n = 0; n < N; n += TILE_ROWS) {
-      const count = min(TILE_ROWS, N - n);
+    for (let n = nStart; n < nEnd; n += TILE_ROWS) {
+      const count = min(TILE_ROWS, nEnd - n);
       // Rows past N stay zero codes: their sums are zero and never stored.
       if (count < TILE_ROWS) memory.fill(codes, 0, <usize>TILE_ROWS << 7);
       memory.fill(totals, 0, <usize>(mEnd - m0) << 4);

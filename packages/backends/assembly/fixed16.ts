@@ -74,9 +74,19 @@ export function fixed16WorkBytes(rows: i32, K: i32): i32 {
 /**
  * y [rows, N] = x·Wᵀ from activations prepared by quantizeActivations. Requires K % 64 == 0 and blocksize >= 64
  * (a 64-group never straddles two scale blocks). `tables` holds the 16 low then the 16 high bytes of the int16
- * codes; `work` is fixed16WorkBytes(rows, K) bytes of scratch.
+ * codes; `work` is fixed16WorkBytes(rows, K) bytes of scratch. Computes the output columns of W's rows
+ * [nStart, nEnd) only, so threads can split W by rows.
  */
-export function matmulFixed16(x16: usize, scales: usize, rows: i32, tables: usize, y: usize, work: usize): void {
-  if (rows == 1) matvecFixed16(x16, scales, tables, y, work);
-  else matmulTiles(x16, scales, rows, tables, y, work);
+export function matmulFixed16(
+  x16: usize,
+  scales: usize,
+  rows: i32,
+  tables: usize,
+  y: usize,
+  work: usize,
+  nStart: i32,
+  nEnd: i32,
+): void {
+  if (rows == 1) matvecFixed16(x16, scales, tables, y, work, nStart, nEnd);
+  else matmulTiles(x16, scales, rows, tables, y, work, nStart, nEnd);
 }

@@ -12,6 +12,8 @@ export { BNB4_EXACT_FLAG } from './kernels/bnb4-shared/flags.js';
 export * from './kernels/kernel-names.js';
 export { rmsNormImpl as rmsNormReference } from './kernels/rms-norm/reference.js';
 export { rmsNormGradImpl as rmsNormGradReference } from './kernels/rms-norm-grad/reference.js';
+export { type KernelThreadStats, kernelThreadStats } from './kernels/wasm-threads/active-threads.js';
+export { KernelThreadError } from './kernels/wasm-threads/kernel-threads.js';
 export {
   bnb4Dequantize,
   bnb4Linear,

@@ -1,5 +1,5 @@
 // The fastest 4-bit CPU peer available here: onnxruntime-node's MatMulNBits (contrib op, 4-bit blockwise,
-// int8 activations with accuracy_level 4), on the same shape, one thread. Both packages are optional dev
+// int8 activations with accuracy_level 4), on the same shape and number of threads as ours. Both packages are optional dev
 // dependencies: without them the peer column is simply absent. The one-node graph is encoded with onnx-proto (the
 // ONNX protobuf schema compiled for JavaScript), not by hand.
 
@@ -92,13 +92,22 @@ function matMulNBitsModel(proto: OnnxProto, N: number, K: number): Uint8Array {
   }).finish();
 }
 
-/** Median ms of MatMulNBits for x [M, K] · W [N, K]ᵀ, or null when onnxruntime-node or onnx-proto is missing. */
-export async function onnxMatMulNBits(M: number, N: number, K: number, runs = 7): Promise<number | null> {
+/**
+ * Median ms of MatMulNBits for x [M, K] · W [N, K]ᵀ on `threads` threads, or null when onnxruntime-node or
+ * onnx-proto is missing.
+ */
+export async function onnxMatMulNBits(
+  M: number,
+  N: number,
+  K: number,
+  threads = 1,
+  runs = 7,
+): Promise<number | null> {
   const ort = await optional<Ort>('onnxruntime-node');
   const proto = await optional<OnnxProto>('onnx-proto');
   if (!ort || !proto) return null;
   const session = await ort.InferenceSession.create(matMulNBitsModel(proto, N, K), {
-    intraOpNumThreads: 1,
+    intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });

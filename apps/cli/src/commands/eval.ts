@@ -1,6 +1,7 @@
-import { type BackendChoice, setupBackend } from '@peft/backends';
+import type { BackendChoice } from '@peft/backends';
 import type { Command } from 'commander';
 import type { QuantizeChoice } from '../finetune/base-model.js';
+import { startBackend } from '../finetune/cli/backend.js';
 import {
   addBackendOption,
   addQuantizeOptions,
@@ -42,12 +43,12 @@ export function registerEvalCommand(program: Command): void {
         doubleQuant: boolean;
         json?: boolean;
         backend: BackendChoice;
+        kernelThreads: number | 'auto';
       },
     ) => {
       const restore = warningsToStderr();
       try {
-        const backend = await setupBackend(opts.backend);
-        note(`backend: ${backend.backend} (${backend.reason})`);
+        await startBackend(opts, note);
         const result = await evaluateFolder(modelDir, {
           data: opts.data,
           ...(opts.adapter ? { adapter: opts.adapter } : {}),

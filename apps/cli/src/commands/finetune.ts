@@ -1,9 +1,10 @@
 import type { AdapterConfig } from '@peft/adapter-bridge';
-import { type BackendChoice, setupBackend } from '@peft/backends';
+import type { BackendChoice } from '@peft/backends';
 import type { ScheduleKind } from '@peft/training';
 import { type Command, Option } from 'commander';
 import { CommandExit, EXIT } from '../exit-codes.js';
 import type { QuantizeChoice } from '../finetune/base-model.js';
+import { startBackend } from '../finetune/cli/backend.js';
 import {
   addBackendOption,
   addMethodOptions,
@@ -44,6 +45,7 @@ interface FinetuneCliOptions extends MethodCliOptions {
   resume?: boolean;
   overwrite?: boolean;
   backend: BackendChoice;
+  kernelThreads: number | 'auto';
   json?: boolean;
 }
 
@@ -170,8 +172,7 @@ export function registerFinetuneCommand(program: Command): void {
   command.action(async (modelDir: string, opts: FinetuneCliOptions) => {
     const source = await adapterSource(command, opts);
     const restoreWarnings = warningsToStderr();
-    const backend = await setupBackend(opts.backend);
-    note(`backend: ${backend.backend} (${backend.reason})`);
+    await startBackend(opts, note);
     const controller = new AbortController();
     const onSigint = () => {
       if (controller.signal.aborted) process.exit(EXIT.interrupted);

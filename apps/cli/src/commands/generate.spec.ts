@@ -120,6 +120,30 @@ describe('peft generate', () => {
     expect(result.tokens).toEqual((await reference({ maxNewTokens: 10 }, adapter)).tokens);
   });
 
+  it('runs the 4-bit matmul on as many kernel threads as asked, with the same tokens', async () => {
+    const run = await runPeft(
+      'generate',
+      modelDir,
+      '--prompt',
+      PROMPT,
+      '--json',
+      '--backend',
+      'wasm',
+      '--max-new-tokens',
+      '6',
+      '--kernel-threads',
+      '2',
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/backend: wasm \(requested "wasm"\); 4-bit matmul on 2 threads/);
+    expect(JSON.parse(run.stdout).tokens).toEqual((await reference({ maxNewTokens: 6 })).tokens);
+    for (const bad of ['0', '1.5', 'many']) {
+      const refused = await runPeft('generate', modelDir, '--prompt', 'x', '--kernel-threads', bad);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/--kernel-threads.*whole number >= 1, or auto/);
+    }
+  });
+
   it('needs a tokenizer, a prompt, a fitting adapter and valid sampling options', async () => {
     const bare = await writeTinyModel(join(tmp.dir, 'bare'), { noTokenizer: true });
     const noTokenizer = await runPeft('generate', bare, '--prompt', 'x', '--backend', 'wasm');

@@ -1,6 +1,7 @@
-import { type BackendChoice, setupBackend } from '@peft/backends';
+import type { BackendChoice } from '@peft/backends';
 import type { Command } from 'commander';
 import type { QuantizeChoice } from '../finetune/base-model.js';
+import { startBackend } from '../finetune/cli/backend.js';
 import {
   addBackendOption,
   addQuantizeOptions,
@@ -24,6 +25,7 @@ interface GenerateCliOptions {
   doubleQuant: boolean;
   json?: boolean;
   backend: BackendChoice;
+  kernelThreads: number | 'auto';
 }
 
 export function registerGenerateCommand(program: Command): void {
@@ -58,8 +60,7 @@ export function registerGenerateCommand(program: Command): void {
   command.action(async (modelDir: string, opts: GenerateCliOptions) => {
     const restore = warningsToStderr();
     try {
-      const backend = await setupBackend(opts.backend);
-      note(`backend: ${backend.backend} (${backend.reason})`);
+      await startBackend(opts, note);
       const result = await generateFromFolder(modelDir, {
         prompt: opts.prompt,
         ...(opts.adapter ? { adapter: opts.adapter } : {}),

@@ -1,5 +1,6 @@
-import { type BackendChoice, setupBackend } from '@peft/backends';
+import type { BackendChoice } from '@peft/backends';
 import type { Command } from 'commander';
+import { startBackend } from '../finetune/cli/backend.js';
 import { addBackendOption, intArg } from '../finetune/cli/options.js';
 import { note, warningsToStderr } from '../finetune/cli/output.js';
 import { initAdapter } from '../finetune/init-adapter.js';
@@ -26,13 +27,19 @@ export function registerInitAdapterCommand(program: Command): void {
   command.action(
     async (
       modelDir: string,
-      opts: { config: string; output: string; seed: number; overwrite?: boolean; backend: BackendChoice },
+      opts: {
+        config: string;
+        output: string;
+        seed: number;
+        overwrite?: boolean;
+        backend: BackendChoice;
+        kernelThreads: number | 'auto';
+      },
     ) => {
       const restore = warningsToStderr();
       try {
         const config = await readAdapterConfigFile(opts.config);
-        const backend = await setupBackend(opts.backend);
-        note(`backend: ${backend.backend} (${backend.reason})`);
+        await startBackend(opts, note);
         const report = await initAdapter(modelDir, config, opts.output, {
           seed: opts.seed,
           overwrite: opts.overwrite ?? false,

@@ -1,5 +1,6 @@
-import { type BackendChoice, setupBackend } from '@peft/backends';
+import type { BackendChoice } from '@peft/backends';
 import type { Command } from 'commander';
+import { startBackend } from '../finetune/cli/backend.js';
 import { addBackendOption } from '../finetune/cli/options.js';
 import { note, warningsToStderr } from '../finetune/cli/output.js';
 import { mergeAdapterIntoFolder } from '../finetune/merge.js';
@@ -19,11 +20,13 @@ export function registerMergeCommand(program: Command): void {
     );
   addBackendOption(command);
   command.action(
-    async (modelDir: string, opts: { adapter: string; output: string; backend: BackendChoice }) => {
+    async (
+      modelDir: string,
+      opts: { adapter: string; output: string; backend: BackendChoice; kernelThreads: number | 'auto' },
+    ) => {
       const restore = warningsToStderr();
       try {
-        const backend = await setupBackend(opts.backend);
-        note(`backend: ${backend.backend} (${backend.reason})`);
+        await startBackend(opts, note);
         const report = await mergeAdapterIntoFolder(modelDir, opts.adapter, opts.output);
         const schemes = Object.entries(report.schemes)
           .map(([scheme, n]) => `${n} ${scheme}`)

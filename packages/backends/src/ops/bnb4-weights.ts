@@ -2,6 +2,7 @@ import { ConfigError, ShapeMismatchError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Bnb4Arrays, blockCount } from '../kernels/bnb4-shared/arrays.js';
 import type { Bnb4Attrs } from '../kernels/kernel-names.js';
+import { releaseWeightMirror } from '../kernels/wasm-threads/weight-mirror.js';
 
 /**
  * A bitsandbytes 4-bit weight as tensors, in the layout the fused kernels read directly.
@@ -179,6 +180,7 @@ export function bnb4WeightsToArrays(w: Bnb4Weights): Bnb4Arrays {
 }
 
 export function disposeBnb4Weights(w: Bnb4Weights): void {
+  releaseWeightMirror(w.packed);
   tf.dispose([
     w.packed,
     w.absmax,

@@ -3,6 +3,7 @@ import { BackendUnavailableError } from '../errors.js';
 import type { WasmBackendLike } from '../kernels/backend-access.js';
 import { registerBnb4Flags } from '../kernels/bnb4-shared/flags.js';
 import { prepareBnb4Simd } from '../kernels/wasm-module/instance.js';
+import { kernelThreadStats, useKernelThreads } from '../kernels/wasm-threads/active-threads.js';
 import { registerCpuKernels } from '../register-cpu.js';
 import { registerWasmKernels } from '../register-wasm.js';
 import { registerWebGpuKernels } from '../register-webgpu.js';
@@ -19,12 +20,23 @@ export interface SetupBackendOptions {
   wasmPaths?: string | Record<string, string>;
   /** Threads for the wasm backend's XNNPACK (only where the page is cross-origin isolated). */
   wasmThreads?: number;
+  /**
+   * Threads for this package's 4-bit matmul (x·Wᵀ) on the wasm backend, the calling thread included; Node only.
+   * `'auto'` takes every core Node may use. Default 1. Each extra thread reads its rows of every 4-bit weight
+   * from a copy in shared memory (TensorFlow.js' own heap cannot be shared in Node), so T threads hold
+   * (T - 1) / T more packed bytes per weight: see `kernelThreadStats()`.
+   */
+  kernelThreads?: number | 'auto';
 }
 
 export interface BackendSetup {
   backend: BackendName;
   /** Why this backend: what was found, what was missing. */
   reason: string;
+  /** Threads running the 4-bit matmul on wasm (1 elsewhere, or when threads were asked for but cannot run). */
+  kernelThreads: number;
+  /** Why fewer kernel threads run than were asked for, if so. */
+  kernelThreadsNote?: string;
 }
 
 interface GpuNavigator {
@@ -70,6 +82,32 @@ async function startWasm(options: SetupBackendOptions): Promise<string | null> {
   return null;
 }
 
+async function coresAvailable(): Promise<number> {
+  const os = (await import('node:os')) as { availableParallelism?: () => number; cpus(): unknown[] };
+  return os.availableParallelism?.() ?? os.cpus().length;
+}
+
+/** Starts or stops the kernel threads as asked; the note says why fewer run, if so. */
+async function setKernelThreads(
+  backend: BackendName,
+  asked: number | 'auto' | undefined,
+): Promise<Pick<BackendSetup, 'kernelThreads' | 'kernelThreadsNote'>> {
+  const inNode =
+    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
+    'string';
+  const wanted = asked === 'auto' ? (inNode ? await coresAvailable() : 1) : (asked ?? 1);
+  const threads = backend === 'wasm' ? wanted : 1;
+  const problem = await useKernelThreads(threads);
+  const running = kernelThreadStats().threads;
+  if (problem) return { kernelThreads: running, kernelThreadsNote: problem };
+  if (wanted > 1 && backend !== 'wasm')
+    return {
+      kernelThreads: 1,
+      kernelThreadsNote: `kernel threads serve the wasm backend only, not ${backend}`,
+    };
+  return { kernelThreads: running };
+}
+
 async function startCpu(): Promise<string | null> {
   await import('@tensorflow/tfjs-backend-cpu');
   if (!(await useBackend('cpu'))) return 'the tfjs cpu backend failed to initialise';
@@ -98,16 +136,20 @@ export async function setupBackend(
     return problem === null;
   };
 
+  const chosen = async (backend: BackendName, reason: string): Promise<BackendSetup> => ({
+    backend,
+    reason,
+    ...(await setKernelThreads(backend, options.kernelThreads)),
+  });
   if (choice !== 'auto') {
     if (!(await attempt(choice))) throw new BackendUnavailableError(choice, failures.join('; '));
-    return { backend: choice, reason: `requested "${choice}"` };
+    return chosen(choice, `requested "${choice}"`);
   }
-  if (await attempt('webgpu')) return { backend: 'webgpu', reason: 'auto: a WebGPU adapter is available' };
+  if (await attempt('webgpu')) return chosen('webgpu', 'auto: a WebGPU adapter is available');
   if (await attempt('wasm')) {
     const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) ? 'with SIMD' : 'without SIMD';
-    return { backend: 'wasm', reason: `auto: wasm ${simd} (${failures.join('; ')})` };
+    return chosen('wasm', `auto: wasm ${simd} (${failures.join('; ')})`);
   }
-  if (await attempt('cpu'))
-    return { backend: 'cpu', reason: `auto: plain JavaScript cpu (${failures.join('; ')})` };
+  if (await attempt('cpu')) return chosen('cpu', `auto: plain JavaScript cpu (${failures.join('; ')})`);
   throw new BackendUnavailableError('auto', failures.join('; '));
 }

@@ -63,12 +63,28 @@ function initLoraWeights(value: string): boolean | 'gaussian' {
   throw new InvalidArgumentError('expected true, false or gaussian');
 }
 
+function kernelThreads(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1, or auto');
+  return n;
+}
+
 export function addBackendOption(command: Command): Command {
-  return command.addOption(
-    new Option('--backend <name>', 'TensorFlow.js backend; auto takes webgpu, else wasm, else cpu')
-      .choices(['auto', 'wasm', 'cpu', 'webgpu'])
-      .default('auto'),
-  );
+  return command
+    .addOption(
+      new Option('--backend <name>', 'TensorFlow.js backend; auto takes webgpu, else wasm, else cpu')
+        .choices(['auto', 'wasm', 'cpu', 'webgpu'])
+        .default('auto'),
+    )
+    .addOption(
+      new Option(
+        '--kernel-threads <n>',
+        'threads for the 4-bit matmul on wasm (auto: every core); each extra thread keeps a copy of its rows of the 4-bit weights',
+      )
+        .argParser(kernelThreads)
+        .default('auto'),
+    );
 }
 
 export function addQuantizeOptions(command: Command, what: string): Command {

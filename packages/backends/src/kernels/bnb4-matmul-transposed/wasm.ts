@@ -1,4 +1,4 @@
-import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { type WasmBackendLike, wasmPointer } from '../backend-access.js';
 import { fixed16Tables } from '../bnb4-shared/code-tables.js';
 import { matmulTransposedTyped } from '../bnb4-shared/typed-array-kernels.js';
@@ -26,6 +26,7 @@ function tryFixed16(
   simd: Bnb4SimdExports,
   scratch: HeapScratch,
   b: WasmBackendLike,
+  _inputs: NamedTensorInfoMap,
   dy: TensorInfo,
   rows: number,
   a: Bnb4Attrs,

@@ -1,4 +1,4 @@
-import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { type WasmBackendLike, wasmBytes, wasmFloat32, wasmPointer } from '../backend-access.js';
 import type { Bnb4Arrays } from '../bnb4-shared/arrays.js';
 import { bnb4ExactRequested } from '../bnb4-shared/flags.js';
@@ -26,6 +26,7 @@ export interface Bnb4WasmProduct {
     simd: Bnb4SimdExports,
     scratch: HeapScratch,
     b: WasmBackendLike,
+    inputs: NamedTensorInfoMap,
     input: TensorInfo,
     rows: number,
     a: Bnb4Attrs,
@@ -63,7 +64,7 @@ export function bnb4WasmKernel(product: Bnb4WasmProduct): KernelFunc {
     const scratch = new HeapScratch(b);
     try {
       const code = bindWeights(simd, b, inputs, a);
-      if (!product.fixed16(simd, scratch, b, input, rows, a, code, out)) {
+      if (!product.fixed16(simd, scratch, b, inputs, input, rows, a, code, out)) {
         const table = writePairTable(scratch, code);
         const rowBuf = scratch.alloc(a.inFeatures * 4);
         product.exact(simd, wasmPointer(b, input), rows, wasmPointer(b, out), rowBuf, table);

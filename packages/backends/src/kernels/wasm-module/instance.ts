@@ -1,5 +1,6 @@
 import type { WasmBackendLike } from '../backend-access.js';
 import { BNB4_SIMD_WASM_BASE64 } from './bnb4-simd.generated.js';
+import { base64Bytes } from './module-bytes.js';
 
 /** The exports of assembly/bnb4.ts (the module entry). Pointers are byte offsets in TensorFlow.js' wasm heap. */
 export interface Bnb4SimdExports {
@@ -28,7 +29,16 @@ export interface Bnb4SimdExports {
     codeScale: number,
   ): number;
   fixed16WorkBytes(rows: number, K: number): number;
-  matmulFixed16(x16: number, scales: number, rows: number, tables: number, y: number, work: number): void;
+  matmulFixed16(
+    x16: number,
+    scales: number,
+    rows: number,
+    tables: number,
+    y: number,
+    work: number,
+    nStart: number,
+    nEnd: number,
+  ): void;
   transposedWorkBytes(rows: number): number;
   transposedFixed16(
     dy: number,
@@ -45,10 +55,7 @@ const instances = new WeakMap<object, Bnb4SimdExports | null>();
 let compiled: WebAssembly.Module | null = null;
 
 function moduleBytes(): Uint8Array {
-  const binary = atob(BNB4_SIMD_WASM_BASE64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
+  return base64Bytes(BNB4_SIMD_WASM_BASE64);
 }
 
 /**

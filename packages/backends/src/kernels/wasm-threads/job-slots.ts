@@ -1,0 +1,36 @@
+// The control block the kernel threads share: one slot of SLOT_INTS int32s per worker, in the shared arena. The
+// calling thread writes a job's arguments, then the state; the worker runs it and writes the state back. Both
+// sides use Atomics on the state, which orders the plain reads and writes of arguments and data around it.
+
+export const SLOT_INTS = 32;
+
+/** Slot states. */
+export const IDLE = 0;
+export const POSTED = 1;
+export const DONE = 2;
+export const FAILED = 3;
+export const EXIT = 4;
+
+/** Where each argument of a matmul job sits in its slot (int32 index; OFFSET is read as a float32). */
+export const Arg = {
+  state: 0,
+  packed: 1,
+  absmax: 2,
+  nested: 3,
+  nestedAbsmax: 4,
+  nestedCode: 5,
+  nestedBlocksize: 6,
+  offset: 7,
+  code: 8,
+  blocksizeLog2: 9,
+  outFeatures: 10,
+  inFeatures: 11,
+  x16: 12,
+  scales: 13,
+  rows: 14,
+  tables: 15,
+  y: 16,
+  work: 17,
+  nStart: 18,
+  nEnd: 19,
+} as const;

@@ -1,0 +1,185 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { availableParallelism } from 'node:os';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bnb4Matmul } from '../../ops/bnb4.js';
+import { bnb4WeightsFromArrays, disposeBnb4Weights } from '../../ops/bnb4-weights.js';
+import { setupBackend } from '../../setup/setup-backend.js';
+import { expectWithin } from '../../test-support/compare.js';
+import { FP4_CODE, randomActivations, randomBnb4Arrays } from '../../test-support/random.js';
+import { fixed16Tolerance } from '../../test-support/tolerances.js';
+import { blockCount, blockScaleImpl } from '../bnb4-shared/arrays.js';
+import { bnb4MatmulImpl } from '../bnb4-matmul/reference.js';
+import { kernelThreadStats } from './active-threads.js';
+import { KernelThreadError, KernelThreads } from './kernel-threads.js';
+import { splitRows } from './threaded-matmul.js';
+
+interface Case {
+  threads: number;
+  rows: number;
+  outFeatures: number;
+  inFeatures: number;
+  blocksize: number;
+  nested: boolean;
+  fp4?: boolean;
+}
+
+// Every case is above the size where threads start (2^21 multiply-adds).
+const CASES: Case[] = [
+  { threads: 2, rows: 1, outFeatures: 1030, inFeatures: 2048, blocksize: 64, nested: true }, // split not on 4
+  { threads: 3, rows: 1, outFeatures: 1030, inFeatures: 2048, blocksize: 128, nested: false },
+  { threads: 2, rows: 3, outFeatures: 522, inFeatures: 2048, blocksize: 256, nested: false, fp4: true },
+  { threads: 2, rows: 35, outFeatures: 66, inFeatures: 1024, blocksize: 4096, nested: true }, // blocks span rows
+];
+
+async function withThreads(threads: number): Promise<void> {
+  const setup = await setupBackend('wasm', { kernelThreads: threads });
+  expect(setup.kernelThreads).toBe(threads);
+}
+
+/** One product; `mirrored` is the bytes copied for workers while the weight lived (0: no worker took part). */
+function run(c: Case, arraysSeed: number): { y: Float32Array; x: Float32Array; mirrored: number } {
+  const arrays = randomBnb4Arrays({ ...c, code: c.fp4 ? FP4_CODE : undefined, seed: arraysSeed });
+  const x = randomActivations(c.rows, c.inFeatures, arraysSeed + 1);
+  const w = bnb4WeightsFromArrays(arrays);
+  const xt = tf.tensor2d(x, [c.rows, c.inFeatures]);
+  const y = bnb4Matmul(xt, w);
+  const values = y.dataSync() as Float32Array;
+  const mirrored = kernelThreadStats().mirroredBytes;
+  tf.dispose([xt, y]);
+  disposeBnb4Weights(w);
+  return { y: values, x, mirrored };
+}
+
+describe('the 4-bit matmul on kernel threads (wasm, Node)', () => {
+  afterAll(() => setupBackend('wasm', { kernelThreads: 1 }));
+
+  it.each(CASES)('gives bit for bit the single-thread result, within tolerance of the reference: %o', async (c) => {
+    const seed = c.outFeatures + c.rows;
+    await withThreads(1);
+    const single = run(c, seed);
+    expect(single.mirrored).toBe(0);
+    await withThreads(c.threads);
+    const threaded = run(c, seed);
+    expect(threaded.mirrored).toBeGreaterThan(0);
+    expect(Array.from(threaded.y)).toEqual(Array.from(single.y));
+
+    const arrays = randomBnb4Arrays({ ...c, code: c.fp4 ? FP4_CODE : undefined, seed });
+    const scales = Float32Array.from({ length: blockCount(arrays) }, (_, b) => blockScaleImpl(arrays, b));
+    expectWithin(
+      threaded.y,
+      bnb4MatmulImpl(threaded.x, c.rows, arrays),
+      fixed16Tolerance(threaded.x, c.rows, arrays, scales),
+      JSON.stringify(c),
+    );
+  });
+
+  it('copies only the workers rows of a weight, frees the copy with the weight and the call buffers at once', async () => {
+    await withThreads(2);
+    const N = 1024;
+    const K = 2048;
+    const arrays = randomBnb4Arrays({ outFeatures: N, inFeatures: K, blocksize: 64, nested: true, seed: 5 });
+    const w = bnb4WeightsFromArrays(arrays);
+    const x = tf.tensor2d(randomActivations(1, K), [1, K]);
+    const tensorsBefore = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) bnb4Matmul(x, w).dispose();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+
+    const [, firstWorkerRow] = splitRows(N, 2);
+    const workerPacked = ((N - firstWorkerRow!) * K) / 2;
+    const scaleArrays = arrays.absmax.byteLength + arrays.nestedAbsmax!.byteLength + 256 * 4 + 16 * 4;
+    const stats = kernelThreadStats();
+    expect(stats.threads).toBe(2);
+    expect(stats.mirroredBytes).toBeGreaterThanOrEqual(workerPacked + scaleArrays);
+    expect(stats.mirroredBytes).toBeLessThan(workerPacked + scaleArrays + 64);
+    // Only the copy stays in shared memory between calls (blocks round up to 64 bytes).
+    expect(stats.sharedBytes).toBeLessThan(stats.mirroredBytes + 6 * 64 + 2 * 32 * 4);
+
+    disposeBnb4Weights(w);
+    x.dispose();
+    expect(kernelThreadStats().mirroredBytes).toBe(0);
+    expect(kernelThreadStats().sharedBytes).toBeLessThanOrEqual(192); // the workers' job slots
+  });
+
+  it('keeps small products on the calling thread (no copy made)', async () => {
+    await withThreads(2);
+    const arrays = randomBnb4Arrays({ outFeatures: 64, inFeatures: 1024, blocksize: 64, nested: true });
+    const w = bnb4WeightsFromArrays(arrays);
+    const x = tf.tensor2d(randomActivations(2, 1024), [2, 1024]);
+    bnb4Matmul(x, w).dispose();
+    expect(kernelThreadStats().mirroredBytes).toBe(0);
+    x.dispose();
+    disposeBnb4Weights(w);
+  });
+
+  it('drops the copies when the threads stop', async () => {
+    await withThreads(2);
+    const arrays = randomBnb4Arrays({ outFeatures: 1024, inFeatures: 2048, blocksize: 64, nested: true });
+    const w = bnb4WeightsFromArrays(arrays);
+    const x = tf.tensor2d(randomActivations(1, 2048), [1, 2048]);
+    bnb4Matmul(x, w).dispose();
+    expect(kernelThreadStats().mirroredBytes).toBeGreaterThan(0);
+    await withThreads(1);
+    expect(kernelThreadStats()).toEqual({ threads: 1, mirroredBytes: 0, sharedBytes: 0 });
+    const y = bnb4Matmul(x, w); // still right, single-threaded
+    expect(y.shape).toEqual([1, 1024]);
+    tf.dispose([x, y]);
+    disposeBnb4Weights(w);
+  });
+
+  it('takes "auto" as every core Node may use, and says why threads do not serve other backends', async () => {
+    const auto = await setupBackend('wasm', { kernelThreads: 'auto' });
+    expect(auto.kernelThreads).toBe(availableParallelism());
+    const cpu = await setupBackend('cpu', { kernelThreads: 2 });
+    expect(cpu.kernelThreads).toBe(1);
+    expect(cpu.kernelThreadsNote).toMatch(/wasm backend only, not cpu/);
+    expect(kernelThreadStats().threads).toBe(1);
+    await expect(setupBackend('wasm', { kernelThreads: 0 })).rejects.toThrow(RangeError);
+    await expect(setupBackend('wasm', { kernelThreads: 1.5 })).rejects.toThrow(/whole number/);
+  });
+
+  it('reports a worker whose job failed with a typed error, and keeps working', async () => {
+    const threads = await KernelThreads.start(2);
+    if (typeof threads === 'string') throw new Error(threads);
+    try {
+      const job = {
+        packed: 0x7fff0000, // far past the end of the shared memory: the worker's wasm traps
+        absmax: 0x7fff0000,
+        nested: false,
+        nestedAbsmax: 0,
+        nestedCode: 0,
+        nestedBlocksize: 256,
+        offset: 0,
+        code: 0x7fff0000,
+        blocksizeLog2: 6,
+        outFeatures: 8,
+        inFeatures: 64,
+        x16: 0x7fff0000,
+        scales: 0x7fff0000,
+        rows: 1,
+        tables: 0x7fff0000,
+        y: 0x7fff0000,
+        work: 0x7fff0000,
+        nStart: 0,
+        nEnd: 8,
+      };
+      threads.post([job]);
+      expect(() => threads.wait(1)).toThrow(KernelThreadError);
+      threads.post([job]);
+      expect(() => threads.wait(1)).toThrow(/kernel thread\(s\): worker 0: .*out of bounds/);
+      // A job over no rows reads only the code tables: with valid pointers it succeeds.
+      const tables = threads.arena.alloc(64);
+      threads.post([{ ...job, tables, x16: tables, scales: tables, work: tables, y: tables, nEnd: 0 }]);
+      expect(() => threads.wait(1)).not.toThrow();
+    } finally {
+      await threads.stop();
+    }
+  });
+});
+
+describe('splitRows', () => {
+  it('splits evenly on multiples of 4 and covers every row once', () => {
+    expect(splitRows(4096, 2)).toEqual([0, 2048, 4096]);
+    expect(splitRows(1030, 3)).toEqual([0, 344, 688, 1030]);
+    expect(splitRows(10, 4)).toEqual([0, 4, 4, 8, 10]);
+  });
+});

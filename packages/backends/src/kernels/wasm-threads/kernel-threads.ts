@@ -1,0 +1,191 @@
+import { BNB4_SIMD_SHARED_WASM_BASE64 } from '../wasm-module/bnb4-simd-shared.generated.js';
+import { base64Bytes } from '../wasm-module/module-bytes.js';
+import { Arg, DONE, EXIT, FAILED, IDLE, POSTED, SLOT_INTS } from './job-slots.js';
+import { SharedArena } from './shared-arena.js';
+import { KERNEL_WORKER_SOURCE } from './worker-source.js';
+
+// Worker threads for the 4-bit matmul on the wasm backend. TensorFlow.js' wasm heap is not shared in Node (its
+// multi-threaded build is browser-only), so workers cannot read the weights where tfjs keeps them: each worker
+// reads a copy of its rows of W in a shared arena (weight-mirror.ts) and writes its columns of y there; the
+// calling thread computes its own rows from the tfjs heap meanwhile. Kernels are synchronous, so the calling
+// thread blocks with Atomics.wait until the workers are done: allowed in Node and in web workers, not on a
+// browser page's main thread, which is why the threads are Node-only for now.
+
+/** A matmul job for one worker: bindWeights' arguments (pointers into the arena) and the rows of W to run. */
+export interface MatmulJob {
+  packed: number;
+  absmax: number;
+  nested: boolean;
+  nestedAbsmax: number;
+  nestedCode: number;
+  nestedBlocksize: number;
+  offset: number;
+  code: number;
+  blocksizeLog2: number;
+  outFeatures: number;
+  inFeatures: number;
+  x16: number;
+  scales: number;
+  rows: number;
+  tables: number;
+  y: number;
+  work: number;
+  nStart: number;
+  nEnd: number;
+}
+
+export class KernelThreadError extends Error {
+  override readonly name = 'KernelThreadError';
+}
+
+interface NodeWorker {
+  once(event: 'message' | 'error' | 'exit', listener: (value: unknown) => void): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+
+interface NodeWorkerThreads {
+  Worker: new (
+    source: string,
+    options: { eval: true; workerData: unknown; transferList: unknown[] },
+  ) => NodeWorker;
+  MessageChannel: new () => { port1: ErrorPort; port2: unknown };
+  receiveMessageOnPort(port: ErrorPort): { message: unknown } | undefined;
+}
+
+interface ErrorPort {
+  unref(): void;
+  close(): void;
+}
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+export class KernelThreads {
+  private readonly i32: Int32Array;
+
+  private constructor(
+    readonly arena: SharedArena,
+    private readonly workers: NodeWorker[],
+    slots: number,
+    private readonly errorPorts: ErrorPort[],
+    private readonly receive: NodeWorkerThreads['receiveMessageOnPort'],
+  ) {
+    this.i32 = new Int32Array(arena.memory.buffer, slots, workers.length * SLOT_INTS);
+  }
+
+  /** All threads that compute, the calling one included. */
+  get count(): number {
+    return this.workers.length + 1;
+  }
+
+  /**
+   * Starts `threads - 1` workers (the calling thread is the other one). Null where workers cannot run the
+   * kernels: not Node, or no shared WebAssembly memory (the reason is returned instead).
+   */
+  static async start(threads: number): Promise<KernelThreads | string> {
+    if (!isNode()) return 'kernel threads run in Node only (a browser page cannot block on Atomics.wait)';
+    if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not available';
+    const threadsApi = (await import('node:worker_threads')) as unknown as NodeWorkerThreads;
+    let module: WebAssembly.Module;
+    let arena: SharedArena;
+    try {
+      module = await WebAssembly.compile(base64Bytes(BNB4_SIMD_SHARED_WASM_BASE64) as BufferSource);
+      arena = new SharedArena();
+    } catch (err) {
+      return `no shared-memory wasm SIMD here: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    const workerCount = threads - 1;
+    const slots = arena.alloc(workerCount * SLOT_INTS * 4);
+    arena.bytes(slots, workerCount * SLOT_INTS * 4).fill(0);
+    const errorPorts: ErrorPort[] = [];
+    const workers: NodeWorker[] = [];
+    try {
+      for (let w = 0; w < workerCount; w++) {
+        const channel = new threadsApi.MessageChannel();
+        const worker = new threadsApi.Worker(KERNEL_WORKER_SOURCE, {
+          eval: true,
+          workerData: { module, memory: arena.memory, slot: slots + w * SLOT_INTS * 4, errors: channel.port2 },
+          transferList: [channel.port2],
+        });
+        workers.push(worker);
+        await new Promise<void>((resolve, reject) => {
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+        });
+        // Idle workers and their ports must not keep the process alive.
+        worker.unref();
+        channel.port1.unref();
+        errorPorts.push(channel.port1);
+      }
+    } catch (err) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      return `a kernel worker failed to start: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    return new KernelThreads(arena, workers, slots, errorPorts, threadsApi.receiveMessageOnPort);
+  }
+
+  /** Posts one job per worker (jobs[w] to worker w); returns at once. */
+  post(jobs: readonly MatmulJob[]): void {
+    if (jobs.length > this.workers.length)
+      throw new KernelThreadError(`${jobs.length} jobs for ${this.workers.length} kernel workers`);
+    const f32 = new Float32Array(this.i32.buffer, this.i32.byteOffset, this.i32.length);
+    jobs.forEach((job, w) => {
+      const base = w * SLOT_INTS;
+      const set = (index: number, value: number): void => {
+        this.i32[base + index] = value | 0;
+      };
+      set(Arg.packed, job.packed);
+      set(Arg.absmax, job.absmax);
+      set(Arg.nested, job.nested ? 1 : 0);
+      set(Arg.nestedAbsmax, job.nestedAbsmax);
+      set(Arg.nestedCode, job.nestedCode);
+      set(Arg.nestedBlocksize, job.nestedBlocksize);
+      f32[base + Arg.offset] = job.offset;
+      set(Arg.code, job.code);
+      set(Arg.blocksizeLog2, job.blocksizeLog2);
+      set(Arg.outFeatures, job.outFeatures);
+      set(Arg.inFeatures, job.inFeatures);
+      set(Arg.x16, job.x16);
+      set(Arg.scales, job.scales);
+      set(Arg.rows, job.rows);
+      set(Arg.tables, job.tables);
+      set(Arg.y, job.y);
+      set(Arg.work, job.work);
+      set(Arg.nStart, job.nStart);
+      set(Arg.nEnd, job.nEnd);
+      Atomics.store(this.i32, base + Arg.state, POSTED);
+      Atomics.notify(this.i32, base + Arg.state);
+    });
+  }
+
+  /** Blocks until the first `count` workers finished the jobs posted to them. */
+  wait(count: number): void {
+    const failed: string[] = [];
+    for (let w = 0; w < count; w++) {
+      const index = w * SLOT_INTS + Arg.state;
+      let state = Atomics.load(this.i32, index);
+      while (state === POSTED) {
+        Atomics.wait(this.i32, index, POSTED);
+        state = Atomics.load(this.i32, index);
+      }
+      if (state === FAILED) failed.push(`worker ${w}: ${String(this.receive(this.errorPorts[w]!)?.message)}`);
+      else if (state !== DONE) throw new KernelThreadError(`kernel worker ${w} is in state ${state}`);
+      Atomics.store(this.i32, index, IDLE);
+    }
+    if (failed.length > 0)
+      throw new KernelThreadError(`4-bit matmul failed on kernel thread(s): ${failed.join('; ')}`);
+  }
+
+  /** Stops the workers. */
+  async stop(): Promise<void> {
+    for (let w = 0; w < this.workers.length; w++) {
+      Atomics.store(this.i32, w * SLOT_INTS + Arg.state, EXIT);
+      Atomics.notify(this.i32, w * SLOT_INTS + Arg.state);
+    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    for (const port of this.errorPorts) port.close();
+  }
+}
