@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bnb4Matmul } from '../../ops/bnb4.js';
 import { bnb4WeightsFromArrays, disposeBnb4Weights } from '../../ops/bnb4-weights.js';
@@ -7,8 +7,8 @@ import { setupBackend } from '../../setup/setup-backend.js';
 import { expectWithin } from '../../test-support/compare.js';
 import { FP4_CODE, randomActivations, randomBnb4Arrays } from '../../test-support/random.js';
 import { fixed16Tolerance } from '../../test-support/tolerances.js';
-import { blockCount, blockScaleImpl } from '../bnb4-shared/arrays.js';
 import { bnb4MatmulImpl } from '../bnb4-matmul/reference.js';
+import { blockCount, blockScaleImpl } from '../bnb4-shared/arrays.js';
 import { kernelThreadStats } from './active-threads.js';
 import { KernelThreadError, KernelThreads } from './kernel-threads.js';
 import { splitRows } from './threaded-matmul.js';
@@ -53,25 +53,28 @@ function run(c: Case, arraysSeed: number): { y: Float32Array; x: Float32Array; m
 describe('the 4-bit matmul on kernel threads (wasm, Node)', () => {
   afterAll(() => setupBackend('wasm', { kernelThreads: 1 }));
 
-  it.each(CASES)('gives bit for bit the single-thread result, within tolerance of the reference: %o', async (c) => {
-    const seed = c.outFeatures + c.rows;
-    await withThreads(1);
-    const single = run(c, seed);
-    expect(single.mirrored).toBe(0);
-    await withThreads(c.threads);
-    const threaded = run(c, seed);
-    expect(threaded.mirrored).toBeGreaterThan(0);
-    expect(Array.from(threaded.y)).toEqual(Array.from(single.y));
+  it.each(CASES)(
+    'gives bit for bit the single-thread result, within tolerance of the reference: %o',
+    async (c) => {
+      const seed = c.outFeatures + c.rows;
+      await withThreads(1);
+      const single = run(c, seed);
+      expect(single.mirrored).toBe(0);
+      await withThreads(c.threads);
+      const threaded = run(c, seed);
+      expect(threaded.mirrored).toBeGreaterThan(0);
+      expect(Array.from(threaded.y)).toEqual(Array.from(single.y));
 
-    const arrays = randomBnb4Arrays({ ...c, code: c.fp4 ? FP4_CODE : undefined, seed });
-    const scales = Float32Array.from({ length: blockCount(arrays) }, (_, b) => blockScaleImpl(arrays, b));
-    expectWithin(
-      threaded.y,
-      bnb4MatmulImpl(threaded.x, c.rows, arrays),
-      fixed16Tolerance(threaded.x, c.rows, arrays, scales),
-      JSON.stringify(c),
-    );
-  });
+      const arrays = randomBnb4Arrays({ ...c, code: c.fp4 ? FP4_CODE : undefined, seed });
+      const scales = Float32Array.from({ length: blockCount(arrays) }, (_, b) => blockScaleImpl(arrays, b));
+      expectWithin(
+        threaded.y,
+        bnb4MatmulImpl(threaded.x, c.rows, arrays),
+        fixed16Tolerance(threaded.x, c.rows, arrays, scales),
+        JSON.stringify(c),
+      );
+    },
+  );
 
   it('copies only the workers rows of a weight, frees the copy with the weight and the call buffers at once', async () => {
     await withThreads(2);

@@ -107,7 +107,12 @@ export class KernelThreads {
         const channel = new threadsApi.MessageChannel();
         const worker = new threadsApi.Worker(KERNEL_WORKER_SOURCE, {
           eval: true,
-          workerData: { module, memory: arena.memory, slot: slots + w * SLOT_INTS * 4, errors: channel.port2 },
+          workerData: {
+            module,
+            memory: arena.memory,
+            slot: slots + w * SLOT_INTS * 4,
+            errors: channel.port2,
+          },
           transferList: [channel.port2],
         });
         workers.push(worker);
