@@ -83,7 +83,12 @@ async function startWasm(options: SetupBackendOptions): Promise<string | null> {
 }
 
 async function coresAvailable(): Promise<number> {
-  const os = (await import('node:os')) as { availableParallelism?: () => number; cpus(): unknown[] };
+  // A computed specifier keeps bundlers from trying to bundle node:os into browser builds (only Node gets here).
+  const nodeOs = 'node:os';
+  const os = (await import(/* @vite-ignore */ nodeOs)) as {
+    availableParallelism?: () => number;
+    cpus(): unknown[];
+  };
   return os.availableParallelism?.() ?? os.cpus().length;
 }
 

@@ -88,7 +88,9 @@ export class KernelThreads {
   static async start(threads: number): Promise<KernelThreads | string> {
     if (!isNode()) return 'kernel threads run in Node only (a browser page cannot block on Atomics.wait)';
     if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not available';
-    const threadsApi = (await import('node:worker_threads')) as unknown as NodeWorkerThreads;
+    // A computed specifier keeps bundlers from trying to bundle node:worker_threads into browser builds.
+    const workerThreads = 'node:worker_threads';
+    const threadsApi = (await import(/* @vite-ignore */ workerThreads)) as NodeWorkerThreads;
     let module: WebAssembly.Module;
     let arena: SharedArena;
     try {
