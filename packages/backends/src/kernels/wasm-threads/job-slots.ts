@@ -1,6 +1,8 @@
 // The control block the kernel threads share: one slot of SLOT_INTS int32s per worker, in the shared arena. The
 // calling thread writes a job's arguments, then the state; the worker runs it and writes the state back. Both
 // sides use Atomics on the state, which orders the plain reads and writes of arguments and data around it.
+// A job is not a fixed range of rows: every thread claims chunks of rows from a shared counter until none are
+// left, so a thread that runs slower (a busy core) simply takes fewer chunks.
 
 export const SLOT_INTS = 32;
 
@@ -31,6 +33,10 @@ export const Arg = {
   tables: 15,
   y: 16,
   work: 17,
-  nStart: 18,
-  nEnd: 19,
+  /** Rows of W from chunkFirst on are shared out in chunks of chunkRows; the last chunk ends at outFeatures. */
+  chunkFirst: 18,
+  chunkRows: 19,
+  chunkCount: 20,
+  /** Byte offset of the int32 every thread increments to claim the next chunk. */
+  counter: 21,
 } as const;

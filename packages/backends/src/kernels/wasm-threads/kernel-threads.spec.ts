@@ -11,7 +11,7 @@ import { bnb4MatmulImpl } from '../bnb4-matmul/reference.js';
 import { blockCount, blockScaleImpl } from '../bnb4-shared/arrays.js';
 import { kernelThreadStats } from './active-threads.js';
 import { KernelThreadError, KernelThreads } from './kernel-threads.js';
-import { splitRows } from './threaded-matmul.js';
+import { rowPlan } from './threaded-matmul.js';
 
 interface Case {
   threads: number;
@@ -87,8 +87,7 @@ describe('the 4-bit matmul on kernel threads (wasm, Node)', () => {
     for (let i = 0; i < 3; i++) bnb4Matmul(x, w).dispose();
     expect(tf.memory().numTensors).toBe(tensorsBefore);
 
-    const [, firstWorkerRow] = splitRows(N, 2);
-    const workerPacked = ((N - firstWorkerRow!) * K) / 2;
+    const workerPacked = ((N - rowPlan(N, 2).first) * K) / 2; // rows any thread may take
     const scaleArrays = arrays.absmax.byteLength + arrays.nestedAbsmax!.byteLength + 256 * 4 + 16 * 4;
     const stats = kernelThreadStats();
     expect(stats.threads).toBe(2);
@@ -162,16 +161,20 @@ describe('the 4-bit matmul on kernel threads (wasm, Node)', () => {
         tables: 0x7fff0000,
         y: 0x7fff0000,
         work: 0x7fff0000,
-        nStart: 0,
-        nEnd: 8,
+        chunkFirst: 0,
+        chunkRows: 8,
+        chunkCount: 1,
       };
+      threads.resetChunks();
       threads.post([job]);
       expect(() => threads.wait(1)).toThrow(KernelThreadError);
+      threads.resetChunks();
       threads.post([job]);
       expect(() => threads.wait(1)).toThrow(/kernel thread\(s\): worker 0: .*out of bounds/);
       // A job over no rows reads only the code tables: with valid pointers it succeeds.
       const tables = threads.arena.alloc(64);
-      threads.post([{ ...job, tables, x16: tables, scales: tables, work: tables, y: tables, nEnd: 0 }]);
+      threads.resetChunks();
+      threads.post([{ ...job, tables, x16: tables, scales: tables, work: tables, y: tables, chunkCount: 0 }]);
       expect(() => threads.wait(1)).not.toThrow();
     } finally {
       await threads.stop();
@@ -179,10 +182,26 @@ describe('the 4-bit matmul on kernel threads (wasm, Node)', () => {
   });
 });
 
-describe('splitRows', () => {
-  it('splits evenly on multiples of 4 and covers every row once', () => {
-    expect(splitRows(4096, 2)).toEqual([0, 2048, 4096]);
-    expect(splitRows(1030, 3)).toEqual([0, 344, 688, 1030]);
-    expect(splitRows(10, 4)).toEqual([0, 4, 4, 8, 10]);
+describe('rowPlan', () => {
+  it.each([
+    [4096, 2],
+    [1030, 3],
+    [66, 2],
+    [11008, 16],
+    [10, 4],
+  ])(
+    'gives the calling thread a share of its own and chunks covering every other row once (N %i, %i threads)',
+    (N, threads) => {
+      const plan = rowPlan(N, threads);
+      expect(plan.first % 4).toBe(0);
+      expect(plan.chunkRows % 4).toBe(0);
+      expect(plan.first).toBeLessThanOrEqual(N / threads);
+      expect(plan.first + (plan.chunkCount - 1) * plan.chunkRows).toBeLessThan(N);
+      expect(plan.first + plan.chunkCount * plan.chunkRows).toBeGreaterThanOrEqual(N);
+    },
+  );
+
+  it('shares 4096 rows on 2 threads as 1636 for the caller, then 16 chunks of 156', () => {
+    expect(rowPlan(4096, 2)).toEqual({ first: 1636, chunkRows: 156, chunkCount: 16 });
   });
 });

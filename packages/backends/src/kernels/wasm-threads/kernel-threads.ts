@@ -30,8 +30,10 @@ export interface MatmulJob {
   tables: number;
   y: number;
   work: number;
-  nStart: number;
-  nEnd: number;
+  /** Rows chunkFirst.. of W are claimed in chunks of chunkRows through the counter (see job-slots.ts). */
+  chunkFirst: number;
+  chunkRows: number;
+  chunkCount: number;
 }
 
 export class KernelThreadError extends Error {
@@ -63,8 +65,16 @@ function isNode(): boolean {
   return typeof p?.versions?.node === 'string';
 }
 
+/** Bytes of the control block: the workers' slots, then the chunk counter on a cache line of its own. */
+function controlBytes(workers: number): number {
+  return workers * SLOT_INTS * 4 + 64;
+}
+
 export class KernelThreads {
   private readonly i32: Int32Array;
+  private readonly counterIndex: number;
+  /** Byte offset of the chunk counter in the arena. */
+  private readonly counterOffset: number;
 
   private constructor(
     readonly arena: SharedArena,
@@ -73,7 +83,19 @@ export class KernelThreads {
     private readonly errorPorts: ErrorPort[],
     private readonly receive: NodeWorkerThreads['receiveMessageOnPort'],
   ) {
-    this.i32 = new Int32Array(arena.memory.buffer, slots, workers.length * SLOT_INTS);
+    this.i32 = new Int32Array(arena.memory.buffer, slots, controlBytes(workers.length) / 4);
+    this.counterIndex = workers.length * SLOT_INTS;
+    this.counterOffset = slots + this.counterIndex * 4;
+  }
+
+  /** Resets the chunk counter; call before posting a job. */
+  resetChunks(): void {
+    Atomics.store(this.i32, this.counterIndex, 0);
+  }
+
+  /** Claims the next chunk of the posted job (the calling thread takes part too); compare with chunkCount. */
+  claimChunk(): number {
+    return Atomics.add(this.i32, this.counterIndex, 1);
   }
 
   /** All threads that compute, the calling one included. */
@@ -100,8 +122,8 @@ export class KernelThreads {
       return `no shared-memory wasm SIMD here: ${err instanceof Error ? err.message : String(err)}`;
     }
     const workerCount = threads - 1;
-    const slots = arena.alloc(workerCount * SLOT_INTS * 4);
-    arena.bytes(slots, workerCount * SLOT_INTS * 4).fill(0);
+    const slots = arena.alloc(controlBytes(workerCount));
+    arena.bytes(slots, controlBytes(workerCount)).fill(0);
     const errorPorts: ErrorPort[] = [];
     const workers: NodeWorker[] = [];
     try {
@@ -161,8 +183,10 @@ export class KernelThreads {
       set(Arg.tables, job.tables);
       set(Arg.y, job.y);
       set(Arg.work, job.work);
-      set(Arg.nStart, job.nStart);
-      set(Arg.nEnd, job.nEnd);
+      set(Arg.chunkFirst, job.chunkFirst);
+      set(Arg.chunkRows, job.chunkRows);
+      set(Arg.chunkCount, job.chunkCount);
+      set(Arg.counter, this.counterOffset);
       Atomics.store(this.i32, base + Arg.state, POSTED);
       Atomics.notify(this.i32, base + Arg.state);
     });

@@ -18,15 +18,25 @@ export interface PreparedActivations {
   rows: number;
 }
 
+/** How the rows of W are shared out: see rowPlan. */
+export interface RowPlan {
+  /** Rows 0 .. first - 1 are the calling thread's alone (read from the tfjs heap). */
+  first: number;
+  /** Rows first .. N - 1, in chunks of chunkRows, go to whichever thread claims them first. */
+  chunkRows: number;
+  chunkCount: number;
+}
+
 /**
- * Row boundaries [0, n1, .., N] splitting W's rows evenly between `threads`, on multiples of 4 (the tile height
- * of the multi-row kernel). A row's result does not depend on the split, so threaded output is bit-identical.
+ * The calling thread first computes 80% of an even share on its own (it needs no copy of those rows), then every
+ * thread claims chunks of the rest, about eight chunks per thread, so a thread on a busy core takes fewer. Sizes
+ * are multiples of 4 (the tile height of the multi-row kernel). A row's result does not depend on who computes
+ * it, so threaded output is bit-identical to one thread.
  */
-export function splitRows(N: number, threads: number): number[] {
-  const bounds = [0];
-  for (let t = 1; t < threads; t++) bounds.push(Math.min(N, Math.round((N * t) / threads / 4) * 4));
-  bounds.push(N);
-  return bounds;
+export function rowPlan(N: number, threads: number): RowPlan {
+  const first = Math.min(N, Math.floor((0.8 * N) / threads / 4) * 4);
+  const chunkRows = Math.max(4, Math.ceil((N - first) / (8 * threads) / 4) * 4);
+  return { first, chunkRows, chunkCount: Math.ceil((N - first) / chunkRows) };
 }
 
 export function threadingPays(
@@ -40,9 +50,9 @@ export function threadingPays(
 }
 
 /**
- * x·Wᵀ by the fixed-point kernel on all kernel threads: the workers take the later rows of W from the arena copy
- * and write their columns of y into the arena; this thread computes the first rows straight into `out`, then
- * copies the workers' columns in. Returns false, having done nothing, when the shared memory cannot hold this
+ * x·Wᵀ by the fixed-point kernel on all kernel threads (rows shared out as rowPlan says): the workers read their
+ * rows of W from the arena copy and write their columns of y into the arena; this thread computes its rows from
+ * the tfjs heap straight into `out`, then copies the workers' columns in. Returns false, having done nothing, when the shared memory cannot hold this
  * weight's copy or the call's buffers (it is capped at 4 GiB): the caller then runs single-threaded.
  */
 export function threadedFixed16(
@@ -59,10 +69,10 @@ export function threadedFixed16(
   const N = a.outFeatures;
   const K = a.inFeatures;
   const arena = threads.arena;
-  const bounds = splitRows(N, threads.count);
+  const plan = rowPlan(N, threads.count);
   let weight: MirroredWeight;
   try {
-    weight = mirrorWeight(arena, backend, inputs, a, bounds[1]!);
+    weight = mirrorWeight(arena, backend, inputs, a, plan.first);
   } catch (err) {
     if (err instanceof SharedArenaError) return false;
     throw err;
@@ -98,7 +108,7 @@ export function threadedFixed16(
     arena.bytes(scales, scaleBytes).set(scratch.u8(x.scales, scaleBytes));
     arena.bytes(tables, 32).set(scratch.u8(x.tables, 32));
 
-    const jobs: MatmulJob[] = works.map((work, w) => ({
+    const jobs: MatmulJob[] = works.map((work) => ({
       packed: weight.packedBase,
       absmax: weight.absmax,
       nested: a.nested,
@@ -116,20 +126,41 @@ export function threadedFixed16(
       tables,
       y,
       work,
-      nStart: bounds[w + 1]!,
-      nEnd: bounds[w + 2]!,
+      ...plan,
+      chunkFirst: plan.first,
     }));
+    threads.resetChunks();
     threads.post(jobs);
+    const mine = new Uint8Array(plan.chunkCount); // chunks this thread computed straight into out
     try {
       const work = scratch.alloc(workBytes);
-      simd.matmulFixed16(x.x16, x.scales, rows, x.tables, out, work, 0, bounds[1]!);
+      simd.matmulFixed16(x.x16, x.scales, rows, x.tables, out, work, 0, plan.first);
+      for (let c = threads.claimChunk(); c < plan.chunkCount; c = threads.claimChunk()) {
+        const start = plan.first + c * plan.chunkRows;
+        simd.matmulFixed16(
+          x.x16,
+          x.scales,
+          rows,
+          x.tables,
+          out,
+          work,
+          start,
+          Math.min(N, start + plan.chunkRows),
+        );
+        mine[c] = 1;
+      }
     } finally {
       threads.wait(workers); // the workers use the arena buffers: never free them under a running job
     }
-    const first = bounds[1]!;
+    // The workers' chunks: their columns of y, from the arena.
     const ys = arena.float32(y, rows * N);
     const outs = scratch.f32(out, rows * N);
-    for (let m = 0; m < rows; m++) outs.set(ys.subarray(m * N + first, (m + 1) * N), m * N + first);
+    for (let c = 0; c < plan.chunkCount; c++) {
+      if (mine[c]) continue;
+      const start = plan.first + c * plan.chunkRows;
+      const end = Math.min(N, start + plan.chunkRows);
+      for (let m = 0; m < rows; m++) outs.set(ys.subarray(m * N + start, m * N + end), m * N + start);
+    }
     return true;
   } finally {
     for (const block of blocks) arena.release(block);

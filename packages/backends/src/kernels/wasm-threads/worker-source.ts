@@ -2,7 +2,8 @@ import { Arg, DONE, EXIT, FAILED, POSTED } from './job-slots.js';
 
 // The code each kernel thread runs, as a string: Node starts it with `new Worker(source, { eval: true })`, so it
 // needs no file of its own and survives bundling. It links the shared-memory build of the kernels' module to the
-// shared arena, then waits on its slot: run the posted matmul rows, mark the slot done, wait again.
+// shared arena, then waits on its slot: claim chunks of rows of the posted matmul until none are left (job-slots.ts),
+// mark the slot done, wait again.
 //
 // A failed job's error goes to the `errors` port, which the calling thread reads synchronously.
 // A pointer of 0 means "absent" for the optional nested arrays, as in bindWeights.
@@ -28,10 +29,18 @@ for (;;) {
       a(${Arg.nestedCode}) >>> 0, a(${Arg.nestedBlocksize}), f32[base + ${Arg.offset}], a(${Arg.code}) >>> 0,
       a(${Arg.blocksizeLog2}), a(${Arg.outFeatures}), a(${Arg.inFeatures}),
     );
-    kernels.matmulFixed16(
-      a(${Arg.x16}) >>> 0, a(${Arg.scales}) >>> 0, a(${Arg.rows}), a(${Arg.tables}) >>> 0, a(${Arg.y}) >>> 0,
-      a(${Arg.work}) >>> 0, a(${Arg.nStart}), a(${Arg.nEnd}),
-    );
+    const first = a(${Arg.chunkFirst});
+    const size = a(${Arg.chunkRows});
+    const count = a(${Arg.chunkCount});
+    const counter = a(${Arg.counter}) / 4;
+    const N = a(${Arg.outFeatures});
+    for (let c = Atomics.add(i32, counter, 1); c < count; c = Atomics.add(i32, counter, 1)) {
+      const start = first + c * size;
+      kernels.matmulFixed16(
+        a(${Arg.x16}) >>> 0, a(${Arg.scales}) >>> 0, a(${Arg.rows}), a(${Arg.tables}) >>> 0, a(${Arg.y}) >>> 0,
+        a(${Arg.work}) >>> 0, start, Math.min(N, start + size),
+      );
+    }
     Atomics.store(i32, base, ${DONE});
   } catch (err) {
     errors.postMessage(String((err && err.message) || err));
