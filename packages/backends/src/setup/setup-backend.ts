@@ -22,9 +22,9 @@ export interface SetupBackendOptions {
   wasmThreads?: number;
   /**
    * Threads for this package's 4-bit matmul (x·Wᵀ) on the wasm backend, the calling thread included; Node only.
-   * `'auto'` takes every core Node may use. Default 1. Each extra thread reads its rows of every 4-bit weight
-   * from a copy in shared memory (TensorFlow.js' own heap cannot be shared in Node), so T threads hold
-   * (T - 1) / T more packed bytes per weight: see `kernelThreadStats()`.
+   * `'auto'` takes every core Node may use. Default 1. Workers read 4-bit weights from a copy in shared
+   * memory (TensorFlow.js' own heap cannot be shared in Node) of the rows they may take: 1 - 0.8 / T of each
+   * weight's packed bytes on T threads (60% on 2). See `kernelThreadStats()`.
    */
   kernelThreads?: number | 'auto';
 }

@@ -80,7 +80,7 @@ export function addBackendOption(command: Command): Command {
     .addOption(
       new Option(
         '--kernel-threads <n>',
-        'threads for the 4-bit matmul on wasm (auto: every core); each extra thread keeps a copy of its rows of the 4-bit weights',
+        'threads for the 4-bit matmul on wasm (auto: every core); the workers keep a copy of most rows of the 4-bit weights (60% on 2 threads)',
       )
         .argParser(kernelThreads)
         .default('auto'),
