@@ -1,3 +1,4 @@
+import { kernelThreadStats, setupBackend } from '@peft/backends';
 import {
   bitsPerParameter,
   DenseLinear,
@@ -7,7 +8,7 @@ import {
   stateDictSource,
 } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   Bnb4FormatError,
   Bnb4Linear,
@@ -274,6 +275,29 @@ describe.each(['cpu', 'wasm'] as const)('Bnb4Linear on the %s backend', (backend
       x.dispose();
       layer.dispose();
     }
+  });
+});
+
+describe('Bnb4Linear on wasm kernel threads', () => {
+  afterAll(() => setupBackend('wasm', { kernelThreads: 1 }));
+
+  it('gives the single-thread forward bit for bit, and dispose() frees the threads copy of its weight', async () => {
+    const weight = pseudoRandom(1024 * 2048, 11);
+    const x = tf.tensor2d(pseudoRandom(2048, 12), [1, 2048]);
+    await setupBackend('wasm', { kernelThreads: 1 });
+    const layer = Bnb4Linear.fromTensor(quantize4bit(weight, { shape: [1024, 2048] }));
+    try {
+      const single = Array.from(tf.tidy(() => layer.forward(x)).dataSync());
+      await setupBackend('wasm', { kernelThreads: 2 });
+      const y = layer.forward(x);
+      expect(Array.from(y.dataSync())).toEqual(single);
+      y.dispose();
+      expect(kernelThreadStats().mirroredBytes).toBeGreaterThan(0);
+    } finally {
+      layer.dispose();
+      x.dispose();
+    }
+    expect(kernelThreadStats().mirroredBytes).toBe(0);
   });
 });
 

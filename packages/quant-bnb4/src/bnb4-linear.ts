@@ -1,4 +1,4 @@
-import { type Bnb4Weights, bnb4Dequantize, bnb4Linear } from '@peft/backends';
+import { type Bnb4Weights, bnb4Dequantize, bnb4Linear, disposeBnb4Weights } from '@peft/backends';
 import {
   applyToLastAxis,
   type DType,
@@ -249,14 +249,7 @@ export class Bnb4Linear implements QuantizedLinear {
   }
 
   dispose(): void {
-    const w = this.weights;
-    tf.dispose([
-      w.packed,
-      w.absmax,
-      w.code,
-      ...(w.nestedAbsmax ? [w.nestedAbsmax] : []),
-      ...(w.nestedCode ? [w.nestedCode] : []),
-    ]);
+    disposeBnb4Weights(this.weights); // also frees the kernel threads' copy of the weight, if any
     this.bias?.dispose();
   }
 }
