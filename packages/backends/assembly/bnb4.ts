@@ -13,4 +13,9 @@
 export { bindWeights } from './weights';
 export { dequantizeRange, matmulExact, matmulTransposed } from './exact';
 export { fixed16WorkBytes, matmulFixed16, quantizeActivations } from './fixed16';
-export { transposedFixed16, transposedWorkBytes } from './fixed16-transposed';
+export {
+  transposedFixed16,
+  transposedFixed16Rows,
+  transposedWorkBytes,
+  unpermuteSums,
+} from './fixed16-transposed';

@@ -40,6 +40,27 @@ export function transposedWorkBytes(rows: i32): i32 {
  * then runs the exact kernel, which writes all of it), else 0.
  */
 export function transposedFixed16(dy: usize, rows: i32, tables: usize, codeScale: f32, dx: usize, work: usize): i32 {
+  memory.fill(dx, 0, <usize>(rows * gK) << 2);
+  if (transposedFixed16Rows(dy, rows, tables, codeScale, dx, work, 0, gN) != 0) return 1;
+  unpermuteSums(dx, rows * gK);
+  return 0;
+}
+
+/**
+ * Adds the part of dy · W that rows [nStart, nEnd) of W contribute to the permuted sums at `sums` [rows, K] (threads
+ * split W by rows and each keeps its own sums). nStart must be a multiple of 16 and nEnd one or N, so every chunk
+ * of 16 rows is rounded as one thread would round it. Returns 1 on a NaN or infinite dy * A, else 0.
+ */
+export function transposedFixed16Rows(
+  dy: usize,
+  rows: i32,
+  tables: usize,
+  codeScale: f32,
+  sums: usize,
+  work: usize,
+  nStart: i32,
+  nEnd: i32,
+): i32 {
   const N = gN;
   const K = gK;
   const groups = K >> 6;
@@ -49,13 +70,12 @@ export function transposedFixed16(dy: usize, rows: i32, tables: usize, codeScale
   const pairs = dyChunk + (<usize>CHUNK << 2);
   const multipliers = pairs + (<usize>(min(rows, ROW_BLOCK) * groups * PAIRS) << 2);
   const pairCodes = multipliers + (<usize>(min(rows, ROW_BLOCK) * groups) << 2);
-  memory.fill(dx, 0, <usize>(rows * K) << 2);
   const unit = codeScale / <f32>8192;
   for (let m0 = 0; m0 < rows; m0 += ROW_BLOCK) {
     const block = min(ROW_BLOCK, rows - m0);
-    const sums = dx + ((<usize>m0 * <usize>K) << 2);
-    for (let n0 = 0; n0 < N; n0 += CHUNK) {
-      const count = min(CHUNK, N - n0);
+    const blockSums = sums + ((<usize>m0 * <usize>K) << 2);
+    for (let n0 = nStart; n0 < nEnd; n0 += CHUNK) {
+      const count = min(CHUNK, nEnd - n0);
       writeChunkScales(n0, count, groups, rowScales, chunkScales);
       for (let m = 0; m < block; m++) {
         let d = dy + ((<usize>(m0 + m) * <usize>N + <usize>n0) << 2);
@@ -71,11 +91,10 @@ export function transposedFixed16(dy: usize, rows: i32, tables: usize, codeScale
           if (!roundScales(d, a, unit, pm + (<usize>(g * PAIRS) << 2), fm + (<usize>g << 2))) return 1;
         }
       }
-      if (block == 1) accumulateOneRow(n0, count, tables, pairs, multipliers, sums);
-      else accumulateRows(n0, count, block, tables, pairs, multipliers, pairCodes, sums);
+      if (block == 1) accumulateOneRow(n0, count, tables, pairs, multipliers, blockSums);
+      else accumulateRows(n0, count, block, tables, pairs, multipliers, pairCodes, blockSums);
     }
   }
-  unpermute(dx, rows * K);
   return 0;
 }
 
@@ -247,7 +266,7 @@ function accumulateRows(
 }
 
 /** dx (per 16 columns: even columns 0..14, then odd 1..15) -> column order, in place. */
-function unpermute(dx: usize, count: i32): void {
+export function unpermuteSums(dx: usize, count: i32): void {
   const end = dx + (<usize>count << 2);
   for (let d = dx; d < end; d += 64) {
     const e0 = v128.load(d);

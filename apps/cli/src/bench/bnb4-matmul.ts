@@ -107,10 +107,26 @@ export async function run(): Promise<BenchCase[]> {
             shape: { M, K, N },
             ours_ms: timeOp(() => bnb4MatmulTransposed(dy, w), M, K),
             baseline_ms: timeOp(() => tf.matMul(dy, wDense), M, K),
-            baseline: 'tfjs wasm fp32 tf.matMul(dy, W), W [N, K]',
+            baseline: 'tfjs wasm fp32 tf.matMul(dy, W), W [N, K], one thread',
             extra: { backend: 'wasm', threads: 1 },
           }),
         );
+        if (cores > 1) {
+          await setupBackend('wasm', { kernelThreads: cores });
+          const threaded = timeOp(() => bnb4MatmulTransposed(dy, w), M, K);
+          const baselineAgain = timeOp(() => tf.matMul(dy, wDense), M, K);
+          await setupBackend('wasm');
+          cases.push(
+            benchCase({
+              name: `bnb4MatmulTransposed, kernelThreads ${cores}`,
+              shape: { M, K, N },
+              ours_ms: threaded,
+              baseline_ms: baselineAgain,
+              baseline: 'tfjs wasm fp32 tf.matMul(dy, W), W [N, K], one thread',
+              extra: { backend: 'wasm', threads: cores },
+            }),
+          );
+        }
         dy.dispose();
       }
       wDense.dispose();

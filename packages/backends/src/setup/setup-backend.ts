@@ -21,7 +21,8 @@ export interface SetupBackendOptions {
   /** Threads for the wasm backend's XNNPACK (only where the page is cross-origin isolated). */
   wasmThreads?: number;
   /**
-   * Threads for this package's 4-bit matmul (x·Wᵀ) on the wasm backend, the calling thread included; Node only.
+   * Threads for this package's 4-bit matmuls (x·Wᵀ and dy·W) on the wasm backend, the calling thread included;
+   * Node only.
    * `'auto'` takes every core Node may use. Default 1. Workers read 4-bit weights from a copy in shared
    * memory (TensorFlow.js' own heap cannot be shared in Node) of the rows they may take: 1 - 0.8 / T of each
    * weight's packed bytes on T threads (60% on 2). See `kernelThreadStats()`.

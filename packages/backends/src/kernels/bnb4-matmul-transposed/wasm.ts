@@ -6,6 +6,9 @@ import { type Bnb4Attrs, Bnb4MatmulTransposed } from '../kernel-names.js';
 import { bnb4WasmKernel, fixed16Applies } from '../wasm-module/bnb4-kernel.js';
 import type { HeapScratch } from '../wasm-module/heap.js';
 import { type Bnb4SimdExports, bnb4Simd } from '../wasm-module/instance.js';
+import { activeKernelThreads } from '../wasm-threads/active-threads.js';
+import { threadingPays } from '../wasm-threads/row-plan.js';
+import { threadedTransposedFixed16 } from '../wasm-threads/threaded-transposed.js';
 
 /**
  * Whether the wasm kernel will take its fixed-point path for this weight on this backend (the SIMD module links
@@ -26,7 +29,7 @@ function tryFixed16(
   simd: Bnb4SimdExports,
   scratch: HeapScratch,
   b: WasmBackendLike,
-  _inputs: NamedTensorInfoMap,
+  inputs: NamedTensorInfoMap,
   dy: TensorInfo,
   rows: number,
   a: Bnb4Attrs,
@@ -38,6 +41,23 @@ function tryFixed16(
   if (!fixed) return false;
   const tables = scratch.alloc(32);
   scratch.u8(tables, 32).set(fixed.tables);
+  const threads = activeKernelThreads();
+  if (threadingPays(threads, rows, a)) {
+    const outcome = threadedTransposedFixed16(
+      threads,
+      simd,
+      scratch,
+      b,
+      inputs,
+      a,
+      wasmPointer(b, dy),
+      rows,
+      tables,
+      fixed.codeScale,
+      wasmPointer(b, out),
+    );
+    if (outcome !== 'no-room') return outcome === 'done';
+  }
   const work = scratch.alloc(simd.transposedWorkBytes(rows));
   return (
     simd.transposedFixed16(wasmPointer(b, dy), rows, tables, fixed.codeScale, wasmPointer(b, out), work) === 0

@@ -7,7 +7,8 @@ import { bnb4WasmKernel, fixed16Applies } from '../wasm-module/bnb4-kernel.js';
 import type { HeapScratch } from '../wasm-module/heap.js';
 import type { Bnb4SimdExports } from '../wasm-module/instance.js';
 import { activeKernelThreads } from '../wasm-threads/active-threads.js';
-import { threadedFixed16, threadingPays } from '../wasm-threads/threaded-matmul.js';
+import { threadingPays } from '../wasm-threads/row-plan.js';
+import { threadedFixed16 } from '../wasm-threads/threaded-matmul.js';
 
 /**
  * The fixed-point kernel (see assembly/fixed16.ts): needs whole 64-element groups per row that never straddle a

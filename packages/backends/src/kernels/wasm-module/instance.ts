@@ -40,6 +40,17 @@ export interface Bnb4SimdExports {
     nEnd: number,
   ): void;
   transposedWorkBytes(rows: number): number;
+  transposedFixed16Rows(
+    dy: number,
+    rows: number,
+    tables: number,
+    codeScale: number,
+    sums: number,
+    work: number,
+    nStart: number,
+    nEnd: number,
+  ): number;
+  unpermuteSums(sums: number, count: number): void;
   transposedFixed16(
     dy: number,
     rows: number,

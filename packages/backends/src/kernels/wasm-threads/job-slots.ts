@@ -13,7 +13,7 @@ export const DONE = 2;
 export const FAILED = 3;
 export const EXIT = 4;
 
-/** Where each argument of a matmul job sits in its slot (int32 index; OFFSET is read as a float32). */
+/** Where each argument of a job sits in its slot (int32 index; offset and codeScale are read as float32). */
 export const Arg = {
   state: 0,
   packed: 1,
@@ -39,4 +39,9 @@ export const Arg = {
   chunkCount: 20,
   /** Byte offset of the int32 every thread increments to claim the next chunk. */
   counter: 21,
+  /** 0: x·Wᵀ (x16, scales -> y). 1: dy·W (dy in the x16 slot, its sums in the y slot, codeScale). */
+  kind: 22,
+  codeScale: 23,
+  /** What the job found: for dy·W, 1 when some dy * A was NaN or infinite. */
+  result: 24,
 } as const;

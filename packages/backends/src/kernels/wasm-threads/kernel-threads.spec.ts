@@ -5,30 +5,19 @@ import { bnb4Matmul } from '../../ops/bnb4.js';
 import { bnb4WeightsFromArrays, disposeBnb4Weights } from '../../ops/bnb4-weights.js';
 import { setupBackend } from '../../setup/setup-backend.js';
 import { expectWithin } from '../../test-support/compare.js';
-import { FP4_CODE, randomActivations, randomBnb4Arrays } from '../../test-support/random.js';
+import { randomActivations, randomBnb4Arrays } from '../../test-support/random.js';
+import { THREAD_CASES, type ThreadCase, threadCaseWeight } from '../../test-support/thread-cases.js';
 import { fixed16Tolerance } from '../../test-support/tolerances.js';
 import { bnb4MatmulImpl } from '../bnb4-matmul/reference.js';
 import { blockCount, blockScaleImpl } from '../bnb4-shared/arrays.js';
 import { kernelThreadStats } from './active-threads.js';
 import { KernelThreadError, KernelThreads } from './kernel-threads.js';
-import { rowPlan } from './threaded-matmul.js';
+import { rowPlan } from './row-plan.js';
 
-interface Case {
-  threads: number;
-  rows: number;
-  outFeatures: number;
-  inFeatures: number;
-  blocksize: number;
-  nested: boolean;
-  fp4?: boolean;
-}
-
-// Every case is above the size where threads start (2^21 multiply-adds).
-const CASES: Case[] = [
-  { threads: 2, rows: 1, outFeatures: 1030, inFeatures: 2048, blocksize: 64, nested: true }, // split not on 4
+// THREAD_CASES and one more: three threads on one row, plain scales, blocksize 128.
+const CASES: ThreadCase[] = [
+  ...THREAD_CASES,
   { threads: 3, rows: 1, outFeatures: 1030, inFeatures: 2048, blocksize: 128, nested: false },
-  { threads: 2, rows: 3, outFeatures: 522, inFeatures: 2048, blocksize: 256, nested: false, fp4: true },
-  { threads: 2, rows: 35, outFeatures: 66, inFeatures: 1024, blocksize: 4096, nested: true }, // blocks span rows
 ];
 
 async function withThreads(threads: number): Promise<void> {
@@ -37,8 +26,8 @@ async function withThreads(threads: number): Promise<void> {
 }
 
 /** One product; `mirrored` is the bytes copied for workers while the weight lived (0: no worker took part). */
-function run(c: Case, arraysSeed: number): { y: Float32Array; x: Float32Array; mirrored: number } {
-  const arrays = randomBnb4Arrays({ ...c, code: c.fp4 ? FP4_CODE : undefined, seed: arraysSeed });
+function run(c: ThreadCase, arraysSeed: number): { y: Float32Array; x: Float32Array; mirrored: number } {
+  const arrays = threadCaseWeight(c, arraysSeed);
   const x = randomActivations(c.rows, c.inFeatures, arraysSeed + 1);
   const w = bnb4WeightsFromArrays(arrays);
   const xt = tf.tensor2d(x, [c.rows, c.inFeatures]);
@@ -65,7 +54,7 @@ describe('the 4-bit matmul on kernel threads (wasm, Node)', () => {
       expect(threaded.mirrored).toBeGreaterThan(0);
       expect(Array.from(threaded.y)).toEqual(Array.from(single.y));
 
-      const arrays = randomBnb4Arrays({ ...c, code: c.fp4 ? FP4_CODE : undefined, seed });
+      const arrays = threadCaseWeight(c, seed);
       const scales = Float32Array.from({ length: blockCount(arrays) }, (_, b) => blockScaleImpl(arrays, b));
       expectWithin(
         threaded.y,
@@ -144,6 +133,7 @@ describe('the 4-bit matmul on kernel threads (wasm, Node)', () => {
     if (typeof threads === 'string') throw new Error(threads);
     try {
       const job = {
+        kind: 'matmul' as const,
         packed: 0x7fff0000, // far past the end of the shared memory: the worker's wasm traps
         absmax: 0x7fff0000,
         nested: false,
@@ -190,7 +180,7 @@ describe('rowPlan', () => {
     [11008, 16],
     [10, 4],
   ])(
-    'gives the calling thread a share of its own and chunks covering every other row once (N %i, %i threads)',
+    'gives the calling thread a share of its own and 16-row-aligned chunks covering every other row once (N %i, %i threads)',
     (N, threads) => {
       const plan = rowPlan(N, threads);
       expect(plan.first % 4).toBe(0);
@@ -201,7 +191,7 @@ describe('rowPlan', () => {
     },
   );
 
-  it('shares 4096 rows on 2 threads as 1636 for the caller, then 16 chunks of 156', () => {
-    expect(rowPlan(4096, 2)).toEqual({ first: 1636, chunkRows: 156, chunkCount: 16 });
+  it('shares 4096 rows on 2 threads as 1632 for the caller, then 16 chunks of 160', () => {
+    expect(rowPlan(4096, 2)).toEqual({ first: 1632, chunkRows: 160, chunkCount: 16 });
   });
 });

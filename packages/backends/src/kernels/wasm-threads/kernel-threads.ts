@@ -11,8 +11,8 @@ import { KERNEL_WORKER_SOURCE } from './worker-source.js';
 // thread blocks with Atomics.wait until the workers are done: allowed in Node and in web workers, not on a
 // browser page's main thread, which is why the threads are Node-only for now.
 
-/** A matmul job for one worker: bindWeights' arguments (pointers into the arena) and the rows of W to run. */
-export interface MatmulJob {
+/** The weight a job runs on: bindWeights' arguments, with pointers into the arena. */
+export interface JobWeight {
   packed: number;
   absmax: number;
   nested: boolean;
@@ -24,17 +24,35 @@ export interface MatmulJob {
   blocksizeLog2: number;
   outFeatures: number;
   inFeatures: number;
+  /** Rows chunkFirst.. of W are claimed in chunks of chunkRows through the counter (see job-slots.ts). */
+  chunkFirst: number;
+  chunkRows: number;
+  chunkCount: number;
+}
+
+/** x·Wᵀ: the worker writes its rows' columns of y. */
+export interface MatmulJob extends JobWeight {
+  kind: 'matmul';
   x16: number;
   scales: number;
   rows: number;
   tables: number;
   y: number;
   work: number;
-  /** Rows chunkFirst.. of W are claimed in chunks of chunkRows through the counter (see job-slots.ts). */
-  chunkFirst: number;
-  chunkRows: number;
-  chunkCount: number;
 }
+
+/** dy·W: the worker adds its rows' part into its own sums [rows, K] (zeroed first, in column order at the end). */
+export interface TransposedJob extends JobWeight {
+  kind: 'transposed';
+  dy: number;
+  rows: number;
+  tables: number;
+  codeScale: number;
+  sums: number;
+  work: number;
+}
+
+export type KernelJob = MatmulJob | TransposedJob;
 
 export class KernelThreadError extends Error {
   override readonly name = 'KernelThreadError';
@@ -157,7 +175,7 @@ export class KernelThreads {
   }
 
   /** Posts one job per worker (jobs[w] to worker w); returns at once. */
-  post(jobs: readonly MatmulJob[]): void {
+  post(jobs: readonly KernelJob[]): void {
     if (jobs.length > this.workers.length)
       throw new KernelThreadError(`${jobs.length} jobs for ${this.workers.length} kernel workers`);
     const f32 = new Float32Array(this.i32.buffer, this.i32.byteOffset, this.i32.length);
@@ -177,12 +195,21 @@ export class KernelThreads {
       set(Arg.blocksizeLog2, job.blocksizeLog2);
       set(Arg.outFeatures, job.outFeatures);
       set(Arg.inFeatures, job.inFeatures);
-      set(Arg.x16, job.x16);
-      set(Arg.scales, job.scales);
       set(Arg.rows, job.rows);
       set(Arg.tables, job.tables);
-      set(Arg.y, job.y);
       set(Arg.work, job.work);
+      if (job.kind === 'matmul') {
+        set(Arg.kind, 0);
+        set(Arg.x16, job.x16);
+        set(Arg.scales, job.scales);
+        set(Arg.y, job.y);
+      } else {
+        set(Arg.kind, 1);
+        set(Arg.x16, job.dy);
+        set(Arg.y, job.sums);
+        f32[base + Arg.codeScale] = job.codeScale;
+      }
+      set(Arg.result, 0);
       set(Arg.chunkFirst, job.chunkFirst);
       set(Arg.chunkRows, job.chunkRows);
       set(Arg.chunkCount, job.chunkCount);
@@ -192,9 +219,13 @@ export class KernelThreads {
     });
   }
 
-  /** Blocks until the first `count` workers finished the jobs posted to them. */
-  wait(count: number): void {
+  /**
+   * Blocks until the first `count` workers finished the jobs posted to them; returns each job's result (dy·W: 1
+   * when some dy * A was NaN or infinite, else 0).
+   */
+  wait(count: number): number[] {
     const failed: string[] = [];
+    const results: number[] = [];
     for (let w = 0; w < count; w++) {
       const index = w * SLOT_INTS + Arg.state;
       let state = Atomics.load(this.i32, index);
@@ -204,10 +235,12 @@ export class KernelThreads {
       }
       if (state === FAILED) failed.push(`worker ${w}: ${String(this.receive(this.errorPorts[w]!)?.message)}`);
       else if (state !== DONE) throw new KernelThreadError(`kernel worker ${w} is in state ${state}`);
+      results.push(this.i32[w * SLOT_INTS + Arg.result]!);
       Atomics.store(this.i32, index, IDLE);
     }
     if (failed.length > 0)
       throw new KernelThreadError(`4-bit matmul failed on kernel thread(s): ${failed.join('; ')}`);
+    return results;
   }
 
   /** Stops the workers. */

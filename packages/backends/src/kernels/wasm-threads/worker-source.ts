@@ -2,8 +2,8 @@ import { Arg, DONE, EXIT, FAILED, POSTED } from './job-slots.js';
 
 // The code each kernel thread runs, as a string: Node starts it with `new Worker(source, { eval: true })`, so it
 // needs no file of its own and survives bundling. It links the shared-memory build of the kernels' module to the
-// shared arena, then waits on its slot: claim chunks of rows of the posted matmul until none are left (job-slots.ts),
-// mark the slot done, wait again.
+// shared arena, then waits on its slot: claim chunks of rows of the posted product (x·Wᵀ or dy·W) until none are
+// left (job-slots.ts), mark the slot done, wait again.
 //
 // A failed job's error goes to the `errors` port, which the calling thread reads synchronously.
 // A pointer of 0 means "absent" for the optional nested arrays, as in bindWeights.
@@ -34,12 +34,30 @@ for (;;) {
     const count = a(${Arg.chunkCount});
     const counter = a(${Arg.counter}) / 4;
     const N = a(${Arg.outFeatures});
-    for (let c = Atomics.add(i32, counter, 1); c < count; c = Atomics.add(i32, counter, 1)) {
-      const start = first + c * size;
-      kernels.matmulFixed16(
-        a(${Arg.x16}) >>> 0, a(${Arg.scales}) >>> 0, a(${Arg.rows}), a(${Arg.tables}) >>> 0, a(${Arg.y}) >>> 0,
-        a(${Arg.work}) >>> 0, start, Math.min(N, start + size),
-      );
+    const rows = a(${Arg.rows});
+    const tables = a(${Arg.tables}) >>> 0;
+    const work = a(${Arg.work}) >>> 0;
+    if (a(${Arg.kind}) === 0) {
+      for (let c = Atomics.add(i32, counter, 1); c < count; c = Atomics.add(i32, counter, 1)) {
+        const start = first + c * size;
+        kernels.matmulFixed16(
+          a(${Arg.x16}) >>> 0, a(${Arg.scales}) >>> 0, rows, tables, a(${Arg.y}) >>> 0, work, start,
+          Math.min(N, start + size),
+        );
+      }
+    } else {
+      const dy = a(${Arg.x16}) >>> 0;
+      const sums = a(${Arg.y}) >>> 0;
+      const K = a(${Arg.inFeatures});
+      const codeScale = f32[base + ${Arg.codeScale}];
+      new Float32Array(memory.buffer, sums, rows * K).fill(0);
+      let bad = 0;
+      for (let c = Atomics.add(i32, counter, 1); c < count && !bad; c = Atomics.add(i32, counter, 1)) {
+        const start = first + c * size;
+        bad = kernels.transposedFixed16Rows(dy, rows, tables, codeScale, sums, work, start, Math.min(N, start + size));
+      }
+      if (!bad) kernels.unpermuteSums(sums, rows * K);
+      i32[base + ${Arg.result}] = bad;
     }
     Atomics.store(i32, base, ${DONE});
   } catch (err) {
