@@ -4,10 +4,10 @@ import { Arg, DONE, EXIT, FAILED, IDLE, POSTED, SLOT_INTS } from './job-slots.js
 import { SharedArena } from './shared-arena.js';
 import { KERNEL_WORKER_SOURCE } from './worker-source.js';
 
-// Worker threads for the 4-bit matmul on the wasm backend. TensorFlow.js' wasm heap is not shared in Node (its
-// multi-threaded build is browser-only), so workers cannot read the weights where tfjs keeps them: each worker
-// reads a copy of its rows of W in a shared arena (weight-mirror.ts) and writes its columns of y there; the
-// calling thread computes its own rows from the tfjs heap meanwhile. Kernels are synchronous, so the calling
+// Worker threads for the 4-bit products (x·Wᵀ, dy·W) on the wasm backend. TensorFlow.js' wasm heap is not shared
+// in Node (its multi-threaded build is browser-only), so workers cannot read the weights where tfjs keeps them:
+// workers read the rows of W they claim from a copy in a shared arena (weight-mirror.ts) and write their results
+// there; the calling thread computes its own rows from the tfjs heap meanwhile. Kernels are synchronous, so the calling
 // thread blocks with Atomics.wait until the workers are done: allowed in Node and in web workers, not on a
 // browser page's main thread, which is why the threads are Node-only for now.
 
@@ -239,7 +239,7 @@ export class KernelThreads {
       Atomics.store(this.i32, index, IDLE);
     }
     if (failed.length > 0)
-      throw new KernelThreadError(`4-bit matmul failed on kernel thread(s): ${failed.join('; ')}`);
+      throw new KernelThreadError(`a 4-bit product failed on kernel thread(s): ${failed.join('; ')}`);
     return results;
   }
 

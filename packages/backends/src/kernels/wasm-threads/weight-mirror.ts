@@ -4,8 +4,8 @@ import type { Bnb4Attrs } from '../kernel-names.js';
 import type { SharedArena } from './shared-arena.js';
 
 // Copies of 4-bit weights in the shared arena, for the kernel workers (kernel-threads.ts says why they need one).
-// Only the rows the workers compute are copied (rows firstRow .. N - 1; the calling thread reads rows before
-// that from the tfjs heap), with the whole scale arrays (1/32 of the packed bytes with double quantization).
+// Only the rows workers may claim are copied (rows firstRow .. N - 1; rows before that are the calling thread's
+// alone, read from the tfjs heap), with the whole scale arrays (1/32 of the packed bytes with double quantization).
 // A copy lives as long as its tensor: it is keyed by the packed tensor's dataId (TensorFlow.js tensors never
 // change their data), dropped by releaseWeightMirror when the weight is disposed, and, for tensors disposed any
 // other way, when the dataId is garbage-collected.
