@@ -145,6 +145,7 @@ export class KernelThreads {
     const errorPorts: ErrorPort[] = [];
     const workers: NodeWorker[] = [];
     try {
+      const ready: Promise<void>[] = [];
       for (let w = 0; w < workerCount; w++) {
         const channel = new threadsApi.MessageChannel();
         const worker = new threadsApi.Worker(KERNEL_WORKER_SOURCE, {
@@ -158,15 +159,19 @@ export class KernelThreads {
           transferList: [channel.port2],
         });
         workers.push(worker);
-        await new Promise<void>((resolve, reject) => {
-          worker.once('message', () => resolve());
-          worker.once('error', reject);
-        });
-        // Idle workers and their ports must not keep the process alive.
-        worker.unref();
-        channel.port1.unref();
         errorPorts.push(channel.port1);
+        ready.push(
+          new Promise<void>((resolve, reject) => {
+            worker.once('message', () => resolve());
+            worker.once('error', reject);
+          }),
+        );
       }
+      // Workers start in parallel: on many cores, one after another would take a second or more.
+      await Promise.all(ready);
+      // Idle workers and their ports must not keep the process alive.
+      for (const worker of workers) worker.unref();
+      for (const port of errorPorts) port.unref();
     } catch (err) {
       await Promise.all(workers.map((w) => w.terminate()));
       return `a kernel worker failed to start: ${err instanceof Error ? err.message : String(err)}`;
