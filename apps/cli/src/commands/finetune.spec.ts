@@ -49,6 +49,54 @@ function finetuneArgs(out: string, ...extra: string[]): string[] {
   ];
 }
 
+describe('peft finetune on kernel threads', () => {
+  it('trains a 4-bit model whose layers are big enough for the threads, with the losses of one thread', async () => {
+    // 1024-wide layers: every 4-bit product of a batch is far above the size where threads start.
+    const wide = await writeTinyModel(join(tmp.dir, 'wide'), {
+      config: { hidden_size: 1024, intermediate_size: 1024, num_hidden_layers: 1 },
+    });
+    const train = async (threads: string, steps: number) => {
+      const out = join(tmp.dir, `out-${threads}-${steps}`);
+      const run = await runPeft(
+        'finetune',
+        wide,
+        '--data',
+        trainData,
+        '-o',
+        out,
+        '--backend',
+        'wasm',
+        '--quantize',
+        'nf4',
+        '--method',
+        'lora',
+        '--r',
+        '4',
+        '--steps',
+        String(steps),
+        '--batch-size',
+        '2',
+        '--lr',
+        '0.01',
+        '--json',
+        '--kernel-threads',
+        threads,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(new RegExp(`4-bit matmul on ${threads} thread`));
+      return JSON.parse(run.stdout) as { lastLoss: number };
+    };
+    // The first step's loss is a forward pass: x·Wᵀ on threads is bit-identical, so the loss is too.
+    expect((await train('2', 1)).lastLoss).toBe((await train('1', 1)).lastLoss);
+    // dy·W adds its chunk sums in another order (float32 rounding). AdamW's first updates are close to lr times the
+    // sign of each gradient element, so an element whose gradient is a rounding error away from zero can move by
+    // up to 2 lr: the third step's loss then differs in the fifth digit, not more.
+    const one = await train('1', 3);
+    const two = await train('2', 3);
+    expect(Math.abs(two.lastLoss - one.lastLoss)).toBeLessThanOrEqual(1e-4 * Math.abs(one.lastLoss));
+  });
+});
+
 describe('runFinetune: stop and resume', () => {
   const methods: [string, MethodOptions][] = [
     ['LoRA', { method: 'lora', r: 4, targetModules: 'all-linear', dropout: 0.3, initLoraWeights: false }],
