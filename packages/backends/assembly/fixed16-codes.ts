@@ -1,4 +1,4 @@
-// Shared pieces of the fixed-point kernels (see fixed16.ts): int16 codes looked up with `i8x16.swizzle`, and
+// Shared pieces of the fixed-point kernels (see fixed16.ts): int16 codes looked up with `lookup` (lookup.ts), and
 // per-group reductions.
 //
 // Codes are int16 (code * 8192 / max|code|) split into a table of low bytes `tl` and one of high bytes `th`; one
@@ -6,6 +6,8 @@
 //
 // Activations are stored permuted within each group of 32 so that the high and low nibbles of 16 packed bytes
 // line up with them without shuffling: [x0, x2, .., x14 | x16, .., x30 | x1, .., x15 | x17, .., x31].
+
+import { lookup } from './lookup';
 
 @inline
 export function highNibbles(bytes: v128, mask: v128): v128 {
@@ -32,8 +34,8 @@ export function codesLast(l: v128, h: v128): v128 {
 /** acc + the codes of 16 nibbles `q` dotted with 16 int16 activations at x. */
 @inline
 export function dotNibbles(q: v128, tl: v128, th: v128, x: usize, acc: v128): v128 {
-  const l = i8x16.swizzle(tl, q);
-  const h = i8x16.swizzle(th, q);
+  const l = lookup(tl, q);
+  const h = lookup(th, q);
   acc = i32x4.add(acc, i32x4.dot_i16x8_s(codesFirst(l, h), v128.load(x)));
   return i32x4.add(acc, i32x4.dot_i16x8_s(codesLast(l, h), v128.load(x, 16)));
 }

@@ -6,6 +6,7 @@
 import { codesFirst, codesLast, highNibbles, lowNibbles, totals4 } from './fixed16-codes';
 import { tileGroupScales } from './fixed16-scales';
 import { gK, gN, gPacked } from './weights';
+import { lookup } from './lookup';
 
 const TILE_ROWS: i32 = 4; // rows of W decoded together
 const ROW_BLOCK: i32 = 32; // rows of x (up to 32 * K * 2 bytes) kept in cache while all of W passes over them
@@ -100,10 +101,10 @@ function decodeGroup(n: i32, count: i32, g: i32, tl: v128, th: v128, codes: usiz
       const bytes = v128.load(p + half);
       const hi = highNibbles(bytes, mask);
       const lo = lowNibbles(bytes, mask);
-      const hl = i8x16.swizzle(tl, hi);
-      const hh = i8x16.swizzle(th, hi);
-      const ll = i8x16.swizzle(tl, lo);
-      const lh = i8x16.swizzle(th, lo);
+      const hl = lookup(tl, hi);
+      const hh = lookup(th, hi);
+      const ll = lookup(tl, lo);
+      const lh = lookup(th, lo);
       const d = c + (half << 2);
       v128.store(d, codesFirst(hl, hh));
       v128.store(d, codesLast(hl, hh), 16);

@@ -15,6 +15,7 @@
 import { codesFirst, codesLast, highNibbles, lowNibbles } from './fixed16-codes';
 import { rowGroupScales } from './fixed16-scales';
 import { gK, gN, gPacked } from './weights';
+import { lookup } from './lookup';
 
 const CHUNK: i32 = 16; // rows of W per integer sum
 const PAIRS: i32 = CHUNK >> 1;
@@ -184,15 +185,15 @@ function accumulateOneRow(n0: i32, count: i32, tables: usize, pairs: usize, mult
       const bytes = v128.load64_lane(p + second, v128.load64_zero(p), 1);
       const sv = v128.load32_splat(s);
       const hi = highNibbles(bytes, mask);
-      let l = i8x16.swizzle(tl, hi);
-      let h = i8x16.swizzle(th, hi);
+      let l = lookup(tl, hi);
+      let h = lookup(th, hi);
       let first = codesFirst(l, h); // row n: columns k, k + 2, .., k + 14
       let next = codesLast(l, h); // row n + 1: the same columns
       e0 = i32x4.add(e0, i32x4.dot_i16x8_s(pairLow(first, next), sv));
       e1 = i32x4.add(e1, i32x4.dot_i16x8_s(pairHigh(first, next), sv));
       const lo = lowNibbles(bytes, mask);
-      l = i8x16.swizzle(tl, lo);
-      h = i8x16.swizzle(th, lo);
+      l = lookup(tl, lo);
+      h = lookup(th, lo);
       first = codesFirst(l, h); // columns k + 1, k + 3, .., k + 15
       next = codesLast(l, h);
       o0 = i32x4.add(o0, i32x4.dot_i16x8_s(pairLow(first, next), sv));
@@ -230,14 +231,14 @@ function accumulateRows(
       const second = pp == used - 1 ? lastSecond : rowBytes;
       const bytes = v128.load64_lane(p + second, v128.load64_zero(p), 1);
       const hi = highNibbles(bytes, mask);
-      let l = i8x16.swizzle(tl, hi);
-      let h = i8x16.swizzle(th, hi);
+      let l = lookup(tl, hi);
+      let h = lookup(th, hi);
       const d = pairCodes + (<usize>pp << 6);
       v128.store(d, pairLow(codesFirst(l, h), codesLast(l, h)));
       v128.store(d, pairHigh(codesFirst(l, h), codesLast(l, h)), 16);
       const lo = lowNibbles(bytes, mask);
-      l = i8x16.swizzle(tl, lo);
-      h = i8x16.swizzle(th, lo);
+      l = lookup(tl, lo);
+      h = lookup(th, lo);
       v128.store(d, pairLow(codesFirst(l, h), codesLast(l, h)), 32);
       v128.store(d, pairHigh(codesFirst(l, h), codesLast(l, h)), 48);
       p += rowBytes << 1;

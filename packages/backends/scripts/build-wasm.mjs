@@ -1,6 +1,6 @@
-// Compiles assembly/bnb4.ts and the files it imports (AssemblyScript, wasm SIMD) twice, into assets/bnb4-simd.wasm
+// Compiles assembly/bnb4.ts and the files it imports (AssemblyScript, wasm SIMD) into assets/bnb4-simd.wasm
 // (imports an ordinary memory: TensorFlow.js' own heap) and assets/bnb4-simd-shared.wasm (imports a shared
-// memory: the heap of the multi-threaded tfjs build, or the kernel threads' shared weight memory). The bytes are
+// memory: the kernel threads' arena), each also with relaxed SIMD (*-relaxed.wasm). The bytes are
 // embedded as base64 in src/kernels/wasm-module/bnb4-simd*.generated.ts, so Node and bundled browser pages load
 // the modules without resolving a file URL. Runs offline (assemblyscript is a dev dependency).
 //
@@ -30,13 +30,19 @@ const common = [
   '--use',
   'abort=',
 ];
+const shared = ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'];
+const relaxed = ['--enable', 'relaxed-simd'];
+// 65536 pages = 4 GiB, the most a wasm32 memory can hold: the importer's shared memory may be any size below it.
+// The relaxed-SIMD builds differ only in their table lookups (assembly/lookup.ts); loaders take them where the
+// engine validates them (Chrome, Node >= 22) and the plain ones elsewhere.
 const variants = [
   { file: 'bnb4-simd', constant: 'BNB4_SIMD_WASM_BASE64', flags: [] },
+  { file: 'bnb4-simd-shared', constant: 'BNB4_SIMD_SHARED_WASM_BASE64', flags: shared },
+  { file: 'bnb4-simd-relaxed', constant: 'BNB4_SIMD_RELAXED_WASM_BASE64', flags: relaxed },
   {
-    file: 'bnb4-simd-shared',
-    constant: 'BNB4_SIMD_SHARED_WASM_BASE64',
-    // 65536 pages = 4 GiB, the most a wasm32 memory can hold: the importer's memory may be any size below it.
-    flags: ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'],
+    file: 'bnb4-simd-shared-relaxed',
+    constant: 'BNB4_SIMD_SHARED_RELAXED_WASM_BASE64',
+    flags: [...shared, ...relaxed],
   },
 ];
 

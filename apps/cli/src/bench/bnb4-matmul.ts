@@ -8,31 +8,12 @@ import {
   setupBackend,
 } from '@peft/backends';
 import * as tf from '@tensorflow/tfjs-core';
-import { type BenchCase, benchCase, medianMs } from './harness.js';
+import { type BenchCase, benchCase } from './harness.js';
+import { timeOp } from './matmul-timing.js';
 import { onnxMatMulNBits } from './onnx-peer.js';
 import { randomNf4Weights } from './random-bnb4.js';
 
 const K = 4096;
-
-function runs(rows: number, outFeatures: number): { warmup: number; runs: number } {
-  const work = rows * outFeatures;
-  return work >= 1_000_000
-    ? { warmup: 1, runs: 3 }
-    : work >= 100_000
-      ? { warmup: 1, runs: 5 }
-      : { warmup: 5, runs: 31 };
-}
-
-function timeOp(op: () => tf.Tensor, rows: number, outFeatures: number): number {
-  return medianMs(
-    () => {
-      const y = op();
-      y.dataSync();
-      y.dispose();
-    },
-    runs(rows, outFeatures),
-  );
-}
 
 /**
  * x·Wᵀ through the fused 4-bit kernel (NF4, double quantization, blocksize 64) on the TensorFlow.js wasm backend,

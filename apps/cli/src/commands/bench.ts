@@ -7,6 +7,7 @@ import type { BenchCase } from '../bench/harness.js';
 /** Every benchmark suite, by name; each measures our path and its baseline side by side in one run. */
 const SUITES: Record<string, () => Promise<{ run(): Promise<BenchCase[]> }>> = {
   'bnb4-matmul': () => import('../bench/bnb4-matmul.js'),
+  'bnb4-matmul-relaxed': () => import('../bench/bnb4-matmul-relaxed.js'),
   'bnb4-dequantize': () => import('../bench/bnb4-dequantize.js'),
   'bnb4-quantize': () => import('../bench/bnb4-quantize.js'),
 };

@@ -8,7 +8,7 @@ import { bnb4MatmulTransposedImpl } from '../kernels/bnb4-matmul-transposed/refe
 import { type Bnb4Arrays, blockCount, blockScaleImpl } from '../kernels/bnb4-shared/arrays.js';
 import { rmsNormImpl } from '../kernels/rms-norm/reference.js';
 import { rmsNormGradImpl } from '../kernels/rms-norm-grad/reference.js';
-import { bnb4Simd } from '../kernels/wasm-module/instance.js';
+import { bnb4Simd, bnb4SimdBuild } from '../kernels/wasm-module/instance.js';
 import { bnb4Dequantize, bnb4Linear, bnb4Matmul } from '../ops/bnb4.js';
 import { bnb4WeightsFromArrays, disposeBnb4Weights } from '../ops/bnb4-weights.js';
 import { rmsNorm } from '../ops/rms-norm.js';
@@ -32,6 +32,8 @@ export interface BackendReport {
   backend: string;
   reason: string;
   simdModule: boolean | null;
+  /** Which build of the module runs on wasm ('relaxed' where the engine has relaxed SIMD). */
+  simdBuild: string | null;
   checks: Check[];
 }
 
@@ -179,9 +181,10 @@ export default async function run(): Promise<BackendReport[]> {
     const checks = [...(await bnb4Checks(backend)), ...(await rmsNormChecks())];
     const leaked = tf.memory().numTensors - before;
     checks.push({ name: 'no tensors leaked', ok: leaked === 0, detail: `${leaked} tensors left behind` });
-    const simdModule =
-      backend === 'wasm' ? bnb4Simd(tf.backend() as unknown as WasmBackendLike) !== null : null;
-    reports.push({ backend, reason, simdModule, checks });
+    const wasmBackend = tf.backend() as unknown as WasmBackendLike;
+    const simdModule = backend === 'wasm' ? bnb4Simd(wasmBackend) !== null : null;
+    const simdBuild = backend === 'wasm' ? bnb4SimdBuild(wasmBackend) : null;
+    reports.push({ backend, reason, simdModule, simdBuild, checks });
   }
   return reports;
 }

@@ -1,6 +1,5 @@
 import type { WasmBackendLike } from '../backend-access.js';
-import { BNB4_SIMD_WASM_BASE64 } from './bnb4-simd.generated.js';
-import { base64Bytes } from './module-bytes.js';
+import { type SimdBuild, simdModuleBytes } from './module-bytes.js';
 
 /** The exports of assembly/bnb4.ts (the module entry). Pointers are byte offsets in TensorFlow.js' wasm heap. */
 export interface Bnb4SimdExports {
@@ -61,13 +60,14 @@ export interface Bnb4SimdExports {
   ): number;
 }
 
-// One instance per tfjs wasm backend (each backend has its own heap); null records "cannot share its memory".
-const instances = new WeakMap<object, Bnb4SimdExports | null>();
-let compiled: WebAssembly.Module | null = null;
-
-function moduleBytes(): Uint8Array {
-  return base64Bytes(BNB4_SIMD_WASM_BASE64);
+interface Linked {
+  exports: Bnb4SimdExports;
+  build: SimdBuild;
 }
+
+// One instance per tfjs wasm backend (each backend has its own heap); null records "cannot link to its memory".
+let instances = new WeakMap<object, Linked | null>();
+let compiled: { module: WebAssembly.Module; build: SimdBuild } | null = null;
 
 /**
  * TensorFlow.js' WebAssembly.Memory, found among the Emscripten module's exports. Null when the heap is a
@@ -84,16 +84,26 @@ function tfjsMemory(backend: WasmBackendLike): WebAssembly.Memory | null {
   return null;
 }
 
+function link(module: WebAssembly.Module, memory: WebAssembly.Memory, build: SimdBuild): Linked {
+  return {
+    exports: new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Bnb4SimdExports,
+    build,
+  };
+}
+
 /** Compiles and links the module for this backend off the main thread; setupBackend awaits it. */
 export async function prepareBnb4Simd(backend: WasmBackendLike): Promise<boolean> {
   if (instances.has(backend)) return instances.get(backend) !== null;
   const memory = tfjsMemory(backend);
-  let result: Bnb4SimdExports | null = null;
+  let result: Linked | null = null;
   if (memory) {
     try {
-      compiled ??= await WebAssembly.compile(moduleBytes() as BufferSource);
-      const instance = await WebAssembly.instantiate(compiled, { env: { memory } });
-      result = instance.exports as unknown as Bnb4SimdExports;
+      if (!compiled) {
+        const { build, bytes } = simdModuleBytes(false);
+        compiled = { module: await WebAssembly.compile(bytes as BufferSource), build };
+      }
+      const instance = await WebAssembly.instantiate(compiled.module, { env: { memory } });
+      result = { exports: instance.exports as unknown as Bnb4SimdExports, build: compiled.build };
     } catch {
       result = null; // no wasm SIMD in this engine: the typed-array kernels take over
     }
@@ -102,23 +112,45 @@ export async function prepareBnb4Simd(backend: WasmBackendLike): Promise<boolean
   return result !== null;
 }
 
-/**
- * The module linked to this backend's memory, or null (the caller then runs the typed-array kernel on the heap).
- * Links synchronously if setupBackend did not (e.g. the app called tf.setBackend('wasm') itself).
- */
-export function bnb4Simd(backend: WasmBackendLike): Bnb4SimdExports | null {
+function linked(backend: WasmBackendLike): Linked | null {
   const known = instances.get(backend);
   if (known !== undefined) return known;
   const memory = tfjsMemory(backend);
-  let result: Bnb4SimdExports | null = null;
+  let result: Linked | null = null;
   if (memory) {
     try {
-      compiled ??= new WebAssembly.Module(moduleBytes() as BufferSource);
-      result = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Bnb4SimdExports;
+      if (!compiled) {
+        const { build, bytes } = simdModuleBytes(false);
+        compiled = { module: new WebAssembly.Module(bytes as BufferSource), build };
+      }
+      result = link(compiled.module, memory, compiled.build);
     } catch {
       result = null;
     }
   }
   instances.set(backend, result);
   return result;
+}
+
+/**
+ * The module linked to this backend's memory, or null (the caller then runs the typed-array kernel on the heap).
+ * Links synchronously if setupBackend did not (e.g. the app called tf.setBackend('wasm') itself).
+ */
+export function bnb4Simd(backend: WasmBackendLike): Bnb4SimdExports | null {
+  return linked(backend)?.exports ?? null;
+}
+
+/** Which build of the module this backend runs, or null when none links (typed-array kernels). */
+export function bnb4SimdBuild(backend: WasmBackendLike): SimdBuild | null {
+  return linked(backend)?.build ?? null;
+}
+
+/**
+ * Forgets the compiled module and every link, so the next kernel call picks the build again. For when the
+ * engine's wasm features change at run time (V8's `--experimental-wasm-relaxed-simd` set from
+ * `v8.setFlagsFromString`, as the tests do); apps never need it.
+ */
+export function relinkBnb4Simd(): void {
+  compiled = null;
+  instances = new WeakMap();
 }

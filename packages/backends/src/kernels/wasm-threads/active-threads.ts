@@ -1,3 +1,4 @@
+import type { SimdBuild } from '../wasm-module/module-bytes.js';
 import { KernelThreads } from './kernel-threads.js';
 import { releaseMirrorsIn, weightMirrorBytes } from './weight-mirror.js';
 
@@ -38,6 +39,8 @@ export interface KernelThreadStats {
   mirroredBytes: number;
   /** Bytes in use in the shared memory: the copies plus any call in progress. */
   sharedBytes: number;
+  /** The build of the kernels' module the workers run (null without workers). */
+  workerBuild: SimdBuild | null;
 }
 
 export function kernelThreadStats(): KernelThreadStats {
@@ -45,5 +48,6 @@ export function kernelThreadStats(): KernelThreadStats {
     threads: active?.count ?? 1,
     mirroredBytes: weightMirrorBytes(),
     sharedBytes: active?.arena.usedBytes ?? 0,
+    workerBuild: active?.build ?? null,
   };
 }

@@ -110,7 +110,7 @@ describe('the 4-bit matmul on kernel threads (wasm, Node)', () => {
     bnb4Matmul(x, w).dispose();
     expect(kernelThreadStats().mirroredBytes).toBeGreaterThan(0);
     await withThreads(1);
-    expect(kernelThreadStats()).toEqual({ threads: 1, mirroredBytes: 0, sharedBytes: 0 });
+    expect(kernelThreadStats()).toEqual({ threads: 1, mirroredBytes: 0, sharedBytes: 0, workerBuild: null });
     const y = bnb4Matmul(x, w); // still right, single-threaded
     expect(y.shape).toEqual([1, 1024]);
     tf.dispose([x, y]);

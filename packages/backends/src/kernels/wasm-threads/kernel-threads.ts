@@ -1,5 +1,4 @@
-import { BNB4_SIMD_SHARED_WASM_BASE64 } from '../wasm-module/bnb4-simd-shared.generated.js';
-import { base64Bytes } from '../wasm-module/module-bytes.js';
+import { type SimdBuild, simdModuleBytes } from '../wasm-module/module-bytes.js';
 import { Arg, DONE, EXIT, FAILED, IDLE, POSTED, SLOT_INTS } from './job-slots.js';
 import { SharedArena } from './shared-arena.js';
 import { KERNEL_WORKER_SOURCE } from './worker-source.js';
@@ -96,6 +95,8 @@ export class KernelThreads {
 
   private constructor(
     readonly arena: SharedArena,
+    /** The build of the kernels' module the workers run. */
+    readonly build: SimdBuild,
     private readonly workers: NodeWorker[],
     slots: number,
     private readonly errorPorts: ErrorPort[],
@@ -133,8 +134,9 @@ export class KernelThreads {
     const threadsApi = (await import(/* @vite-ignore */ workerThreads)) as NodeWorkerThreads;
     let module: WebAssembly.Module;
     let arena: SharedArena;
+    const { build, bytes } = simdModuleBytes(true);
     try {
-      module = await WebAssembly.compile(base64Bytes(BNB4_SIMD_SHARED_WASM_BASE64) as BufferSource);
+      module = await WebAssembly.compile(bytes as BufferSource);
       arena = new SharedArena();
     } catch (err) {
       return `no shared-memory wasm SIMD here: ${err instanceof Error ? err.message : String(err)}`;
@@ -176,7 +178,7 @@ export class KernelThreads {
       await Promise.all(workers.map((w) => w.terminate()));
       return `a kernel worker failed to start: ${err instanceof Error ? err.message : String(err)}`;
     }
-    return new KernelThreads(arena, workers, slots, errorPorts, threadsApi.receiveMessageOnPort);
+    return new KernelThreads(arena, build, workers, slots, errorPorts, threadsApi.receiveMessageOnPort);
   }
 
   /** Posts one job per worker (jobs[w] to worker w); returns at once. */
