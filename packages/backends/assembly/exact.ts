@@ -7,38 +7,7 @@ import { blockScale, codeOf, gBlocksizeLog2, gK, gN, gPacked } from './weights';
  * v, the two floats (code[v >> 4], code[v & 15]) (256 x 8 bytes), so two bytes give four codes with two loads.
  */
 export function dequantizeRange(start: i32, end: i32, pairTable: usize, out: usize): void {
-  let e = start;
-  let dst = out;
-  const bsLog2 = gBlocksizeLog2;
-  while (e < end) {
-    const b = e >> bsLog2;
-    const a = blockScale(b);
-    const segmentEnd = min(end, (b + 1) << bsLog2);
-    while (e < segmentEnd && (e & 3) != 0) {
-      store<f32>(dst, codeOf(e) * a);
-      e++;
-      dst += 4;
-    }
-    const av = f32x4.splat(a);
-    let src = gPacked + (<usize>e >> 1);
-    while (e + 8 <= segmentEnd) {
-      const word = <usize>load<u32>(src);
-      let v = v128.load64_zero(pairTable + ((word & 255) << 3));
-      v = v128.load64_lane(pairTable + (((word >> 8) & 255) << 3), v, 1);
-      let w = v128.load64_zero(pairTable + (((word >> 16) & 255) << 3));
-      w = v128.load64_lane(pairTable + ((word >> 24) << 3), w, 1);
-      v128.store(dst, f32x4.mul(v, av));
-      v128.store(dst, f32x4.mul(w, av), 16);
-      src += 4;
-      e += 8;
-      dst += 32;
-    }
-    while (e < segmentEnd) {
-      store<f32>(dst, codeOf(e) * a);
-      e++;
-      dst += 4;
-    }
-  }
+  decodeRange(start, end, pairTable, out, 1, false); // 1 * A_b is A_b exactly
 }
 
 /**
@@ -46,19 +15,29 @@ export function dequantizeRange(start: i32, end: i32, pairTable: usize, out: usi
  * accumulation (each code times g * A_b) instead of through a row buffer.
  */
 function accumulateRange(start: i32, end: i32, pairTable: usize, out: usize, g: f32): void {
+  decodeRange(start, end, pairTable, out, g, true);
+}
+
+/**
+ * Each code of W[start .. end) times g * A_b, stored to out (or added to it when `accumulate`): the decode both
+ * ranges above share. Inlined with a constant `accumulate`, so each caller keeps only its own branch.
+ */
+@inline
+function decodeRange(start: i32, end: i32, pairTable: usize, out: usize, g: f32, accumulate: bool): void {
   let e = start;
   let dst = out;
   const bsLog2 = gBlocksizeLog2;
   while (e < end) {
     const b = e >> bsLog2;
-    const ga = g * blockScale(b);
+    const scale = g * blockScale(b);
     const segmentEnd = min(end, (b + 1) << bsLog2);
     while (e < segmentEnd && (e & 3) != 0) {
-      store<f32>(dst, load<f32>(dst) + codeOf(e) * ga);
+      const value = codeOf(e) * scale;
+      store<f32>(dst, accumulate ? load<f32>(dst) + value : value);
       e++;
       dst += 4;
     }
-    const gv = f32x4.splat(ga);
+    const sv = f32x4.splat(scale);
     let src = gPacked + (<usize>e >> 1);
     while (e + 8 <= segmentEnd) {
       const word = <usize>load<u32>(src);
@@ -66,14 +45,17 @@ function accumulateRange(start: i32, end: i32, pairTable: usize, out: usize, g: 
       v = v128.load64_lane(pairTable + (((word >> 8) & 255) << 3), v, 1);
       let w = v128.load64_zero(pairTable + (((word >> 16) & 255) << 3));
       w = v128.load64_lane(pairTable + ((word >> 24) << 3), w, 1);
-      v128.store(dst, f32x4.add(v128.load(dst), f32x4.mul(v, gv)));
-      v128.store(dst, f32x4.add(v128.load(dst, 16), f32x4.mul(w, gv)), 16);
+      v = f32x4.mul(v, sv);
+      w = f32x4.mul(w, sv);
+      v128.store(dst, accumulate ? f32x4.add(v128.load(dst), v) : v);
+      v128.store(dst, accumulate ? f32x4.add(v128.load(dst, 16), w) : w, 16);
       src += 4;
       e += 8;
       dst += 32;
     }
     while (e < segmentEnd) {
-      store<f32>(dst, load<f32>(dst) + codeOf(e) * ga);
+      const value = codeOf(e) * scale;
+      store<f32>(dst, accumulate ? load<f32>(dst) + value : value);
       e++;
       dst += 4;
     }

@@ -1,6 +1,6 @@
 // Double quantization (bitsandbytes `compress_statistics=True`): the per-block float32 absmax values
 // are centred on their mean and quantized again with the 8-bit signed dynamic map in blocks of 256.
-import { encodeDynamic8 } from './encode.js';
+import { blockAbsmax, encodeDynamic8 } from './encode.js';
 import { DYNAMIC_MAP_SIGNED } from './tables.js';
 import { type Bnb4NestedState, NESTED_BLOCKSIZE } from './types.js';
 
@@ -56,11 +56,7 @@ export function quantizeBlockwise8(
   for (let b = 0; b < blocks; b++) {
     const start = b * blocksize;
     const end = Math.min(n, start + blocksize);
-    let max = 0;
-    for (let i = start; i < end; i++) {
-      const a = Math.abs(values[i]!);
-      if (a > max) max = a;
-    }
+    const max = blockAbsmax(values, start, end);
     absmax[b] = max;
     const inv = Math.fround(1 / max);
     for (let i = start; i < end; i++) codes[i] = encodeDynamic8(Math.fround(values[i]! * inv), map);

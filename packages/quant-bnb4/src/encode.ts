@@ -69,3 +69,16 @@ export function encodeDynamic8(s: number, map: Float32Array = DYNAMIC_MAP_SIGNED
   const midpoint = Math.fround(Math.fround(map[lowerPivot]! + value) * 0.5);
   return s < midpoint ? lowerPivot : pivot;
 }
+
+/**
+ * max |values[i]| for i in [start, end): a block's absmax, the scale both the 4-bit and the nested 8-bit
+ * quantization divide by. A NaN never compares greater, so it is passed over; +Inf becomes the absmax.
+ */
+export function blockAbsmax(values: Float32Array, start: number, end: number): number {
+  let max = 0;
+  for (let i = start; i < end; i++) {
+    const a = Math.abs(values[i]!);
+    if (a > max) max = a;
+  }
+  return max;
+}

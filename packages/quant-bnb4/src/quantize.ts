@@ -1,7 +1,6 @@
 import { ConfigError, type DType, type HostTensor, NonFiniteWeightError, toFloat32 } from '@peft/core';
 import { compressAbsmax } from './double-quant.js';
-import { encodeFp4, encodeNf4 } from './encode.js';
-
+import { blockAbsmax, encodeFp4, encodeNf4 } from './encode.js';
 import { codeTable } from './tables.js';
 import {
   BNB4_BLOCKSIZES,
@@ -92,11 +91,7 @@ export function quantize4bit(
   for (let b = 0; b < blocks; b++) {
     const start = b * blocksize;
     const end = Math.min(n, start + blocksize);
-    let max = 0;
-    for (let i = start; i < end; i++) {
-      const a = Math.abs(values[i]!);
-      if (a > max) max = a;
-    }
+    const max = blockAbsmax(values, start, end);
     absmax[b] = max;
     // A multiply by the float32 reciprocal, not a division (they differ by an ulp at thresholds).
     // An all-zero block gives inv = +Inf and s = 0 * Inf = NaN, which encodes to code 0, as on CUDA.

@@ -111,17 +111,20 @@ export async function readBnb4Tensor(
   const absmax = await get(absmaxKey, json.nested ? ['U8'] : ['F32'], blocks);
   const quantMap = await get(`${prefix}weight.quant_map`, ['F32'], 16);
 
+  const base = {
+    quantType: json.quantType,
+    blocksize: json.blocksize,
+    dtype: json.dtype,
+    shape: json.shape,
+    code: toFloat32(quantMap),
+  };
   let state: Bnb4QuantState;
   if (json.nested) {
     const nestedKey = `${prefix}weight.nested_absmax`;
     const nestedAbsmax = await get(nestedKey, ['F32'], Math.ceil(blocks / json.nested.blocksize));
     const nestedMap = await get(`${prefix}weight.nested_quant_map`, ['F32'], 256);
     state = {
-      quantType: json.quantType,
-      blocksize: json.blocksize,
-      dtype: json.dtype,
-      shape: json.shape,
-      code: toFloat32(quantMap),
+      ...base,
       absmax: null,
       nested: {
         codes: absmax.data.slice(),
@@ -137,15 +140,7 @@ export async function readBnb4Tensor(
         fail(`${prefix}weight.${extra}`, `present, but ${stateKey} has no nested_* fields`);
       }
     }
-    state = {
-      quantType: json.quantType,
-      blocksize: json.blocksize,
-      dtype: json.dtype,
-      shape: json.shape,
-      code: toFloat32(quantMap),
-      absmax: toFloat32(absmax),
-      nested: null,
-    };
+    state = { ...base, absmax: toFloat32(absmax), nested: null };
   }
 
   const biasKey = `${prefix}bias`;

@@ -1,7 +1,6 @@
-import type { BackendChoice } from '@peft/backends';
 import type { Command } from 'commander';
 import type { QuantizeChoice } from '../finetune/base-model.js';
-import { startBackend } from '../finetune/cli/backend.js';
+import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
 import {
   addBackendOption,
   addQuantizeOptions,
@@ -42,9 +41,7 @@ export function registerEvalCommand(program: Command): void {
         blocksize: number;
         doubleQuant: boolean;
         json?: boolean;
-        backend: BackendChoice;
-        kernelThreads: number | 'auto';
-      },
+      } & BackendOptions,
     ) => {
       const restore = warningsToStderr();
       try {

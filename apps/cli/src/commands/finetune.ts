@@ -1,10 +1,9 @@
 import type { AdapterConfig } from '@peft/adapter-bridge';
-import type { BackendChoice } from '@peft/backends';
 import type { ScheduleKind } from '@peft/training';
 import { type Command, Option } from 'commander';
 import { CommandExit, EXIT } from '../exit-codes.js';
 import type { QuantizeChoice } from '../finetune/base-model.js';
-import { startBackend } from '../finetune/cli/backend.js';
+import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
 import {
   addBackendOption,
   addMethodOptions,
@@ -21,7 +20,7 @@ import { formatDuration, note, progressReporter, warningsToStderr } from '../fin
 import { adapterConfigFromOptions, readAdapterConfigFile } from '../finetune/method-config.js';
 import { DEFAULT_REPORTING, type FinetuneResult, runFinetune } from '../finetune/train.js';
 
-interface FinetuneCliOptions extends MethodCliOptions {
+interface FinetuneCliOptions extends MethodCliOptions, BackendOptions {
   data: string;
   evalData?: string;
   output: string;
@@ -44,8 +43,6 @@ interface FinetuneCliOptions extends MethodCliOptions {
   keepCheckpoints: number;
   resume?: boolean;
   overwrite?: boolean;
-  backend: BackendChoice;
-  kernelThreads: number | 'auto';
   json?: boolean;
 }
 

@@ -1,7 +1,6 @@
-import type { BackendChoice } from '@peft/backends';
 import type { Command } from 'commander';
 import type { QuantizeChoice } from '../finetune/base-model.js';
-import { startBackend } from '../finetune/cli/backend.js';
+import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
 import {
   addBackendOption,
   addQuantizeOptions,
@@ -12,7 +11,7 @@ import {
 import { note, warningsToStderr } from '../finetune/cli/output.js';
 import { generateFromFolder } from '../finetune/generate-text.js';
 
-interface GenerateCliOptions {
+interface GenerateCliOptions extends BackendOptions {
   prompt: string;
   adapter?: string;
   maxNewTokens?: number;
@@ -24,8 +23,6 @@ interface GenerateCliOptions {
   blocksize: number;
   doubleQuant: boolean;
   json?: boolean;
-  backend: BackendChoice;
-  kernelThreads: number | 'auto';
 }
 
 export function registerGenerateCommand(program: Command): void {

@@ -1,6 +1,5 @@
-import type { BackendChoice } from '@peft/backends';
 import type { Command } from 'commander';
-import { startBackend } from '../finetune/cli/backend.js';
+import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
 import { addBackendOption, intArg } from '../finetune/cli/options.js';
 import { note, warningsToStderr } from '../finetune/cli/output.js';
 import { initAdapter } from '../finetune/init-adapter.js';
@@ -32,9 +31,7 @@ export function registerInitAdapterCommand(program: Command): void {
         output: string;
         seed: number;
         overwrite?: boolean;
-        backend: BackendChoice;
-        kernelThreads: number | 'auto';
-      },
+      } & BackendOptions,
     ) => {
       const restore = warningsToStderr();
       try {

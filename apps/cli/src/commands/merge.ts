@@ -1,6 +1,5 @@
-import type { BackendChoice } from '@peft/backends';
 import type { Command } from 'commander';
-import { startBackend } from '../finetune/cli/backend.js';
+import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
 import { addBackendOption } from '../finetune/cli/options.js';
 import { note, warningsToStderr } from '../finetune/cli/output.js';
 import { mergeAdapterIntoFolder } from '../finetune/merge.js';
@@ -19,27 +18,22 @@ export function registerMergeCommand(program: Command): void {
       'the merged model folder (created; files in it are replaced only once all are written)',
     );
   addBackendOption(command);
-  command.action(
-    async (
-      modelDir: string,
-      opts: { adapter: string; output: string; backend: BackendChoice; kernelThreads: number | 'auto' },
-    ) => {
-      const restore = warningsToStderr();
-      try {
-        await startBackend(opts, note);
-        const report = await mergeAdapterIntoFolder(modelDir, opts.adapter, opts.output);
-        const schemes = Object.entries(report.schemes)
-          .map(([scheme, n]) => `${n} ${scheme}`)
-          .join(', ');
-        process.stdout.write(
-          `merged ${report.mergedLayers.length} layers (${schemes}) -> ${opts.output}\n` +
-            (report.lossy
-              ? 'note: the 4-bit layers were dequantized, summed with the adapter and re-quantized; outputs differ slightly from the unmerged model\n'
-              : ''),
-        );
-      } finally {
-        restore();
-      }
-    },
-  );
+  command.action(async (modelDir: string, opts: { adapter: string; output: string } & BackendOptions) => {
+    const restore = warningsToStderr();
+    try {
+      await startBackend(opts, note);
+      const report = await mergeAdapterIntoFolder(modelDir, opts.adapter, opts.output);
+      const schemes = Object.entries(report.schemes)
+        .map(([scheme, n]) => `${n} ${scheme}`)
+        .join(', ');
+      process.stdout.write(
+        `merged ${report.mergedLayers.length} layers (${schemes}) -> ${opts.output}\n` +
+          (report.lossy
+            ? 'note: the 4-bit layers were dequantized, summed with the adapter and re-quantized; outputs differ slightly from the unmerged model\n'
+            : ''),
+      );
+    } finally {
+      restore();
+    }
+  });
 }

@@ -84,34 +84,20 @@ function tfjsMemory(backend: WasmBackendLike): WebAssembly.Memory | null {
   return null;
 }
 
-function link(module: WebAssembly.Module, memory: WebAssembly.Memory, build: SimdBuild): Linked {
-  return {
-    exports: new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Bnb4SimdExports,
-    build,
-  };
-}
-
-/** Compiles and links the module for this backend off the main thread; setupBackend awaits it. */
+/** Compiles the module (once) off the main thread and links it to this backend; setupBackend awaits it. */
 export async function prepareBnb4Simd(backend: WasmBackendLike): Promise<boolean> {
-  if (instances.has(backend)) return instances.get(backend) !== null;
-  const memory = tfjsMemory(backend);
-  let result: Linked | null = null;
-  if (memory) {
+  if (!compiled && tfjsMemory(backend)) {
+    const { build, bytes } = simdModuleBytes(false);
     try {
-      if (!compiled) {
-        const { build, bytes } = simdModuleBytes(false);
-        compiled = { module: await WebAssembly.compile(bytes as BufferSource), build };
-      }
-      const instance = await WebAssembly.instantiate(compiled.module, { env: { memory } });
-      result = { exports: instance.exports as unknown as Bnb4SimdExports, build: compiled.build };
+      compiled = { module: await WebAssembly.compile(bytes as BufferSource), build };
     } catch {
-      result = null; // no wasm SIMD in this engine: the typed-array kernels take over
+      // No wasm SIMD in this engine: linked() records that, and the typed-array kernels take over.
     }
   }
-  instances.set(backend, result);
-  return result !== null;
+  return linked(backend) !== null;
 }
 
+/** This backend's link, made on first use (compiling synchronously if prepareBnb4Simd did not run). */
 function linked(backend: WasmBackendLike): Linked | null {
   const known = instances.get(backend);
   if (known !== undefined) return known;
@@ -123,7 +109,8 @@ function linked(backend: WasmBackendLike): Linked | null {
         const { build, bytes } = simdModuleBytes(false);
         compiled = { module: new WebAssembly.Module(bytes as BufferSource), build };
       }
-      result = link(compiled.module, memory, compiled.build);
+      const instance = new WebAssembly.Instance(compiled.module, { env: { memory } });
+      result = { exports: instance.exports as unknown as Bnb4SimdExports, build: compiled.build };
     } catch {
       result = null;
     }
