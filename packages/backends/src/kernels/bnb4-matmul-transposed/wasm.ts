@@ -1,13 +1,11 @@
 import type { KernelConfig, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { type WasmBackendLike, wasmPointer } from '../backend-access.js';
-import { fixed16Tables } from '../bnb4-shared/code-tables.js';
 import { matmulTransposedTyped } from '../bnb4-shared/typed-array-kernels.js';
 import { type Bnb4Attrs, Bnb4MatmulTransposed } from '../kernel-names.js';
-import { bnb4WasmKernel, fixed16Applies } from '../wasm-module/bnb4-kernel.js';
+import { bnb4WasmKernel, type Fixed16Codes, fixed16Applies } from '../wasm-module/bnb4-kernel.js';
 import type { HeapScratch } from '../wasm-module/heap.js';
 import { type Bnb4SimdExports, bnb4Simd } from '../wasm-module/instance.js';
-import { activeKernelThreads } from '../wasm-threads/active-threads.js';
-import { threadingPays } from '../wasm-threads/row-plan.js';
+import { threadsFor } from '../wasm-threads/row-plan.js';
 import { threadedTransposedFixed16 } from '../wasm-threads/threaded-transposed.js';
 
 /**
@@ -22,8 +20,8 @@ export function wasmTransposedFixed16(
 }
 
 /**
- * The fixed-point kernel (see assembly/fixed16-transposed.ts). Returns false when it does not apply, or when some
- * dy * A is NaN or ±Inf (the exact kernel then propagates them).
+ * The fixed-point kernel (see assembly/fixed16-transposed.ts), on the kernel threads where they pay. Returns false
+ * when some dy * A is NaN or ±Inf (the exact kernel then propagates them).
  */
 function tryFixed16(
   simd: Bnb4SimdExports,
@@ -33,16 +31,11 @@ function tryFixed16(
   dy: TensorInfo,
   rows: number,
   a: Bnb4Attrs,
-  code: Float32Array,
+  { tables, codeScale }: Fixed16Codes,
   out: TensorInfo,
 ): boolean {
-  if (!fixed16Applies(a)) return false;
-  const fixed = fixed16Tables(code);
-  if (!fixed) return false;
-  const tables = scratch.alloc(32);
-  scratch.u8(tables, 32).set(fixed.tables);
-  const threads = activeKernelThreads();
-  if (threadingPays(threads, rows, a)) {
+  const threads = threadsFor(rows, a);
+  if (threads) {
     const outcome = threadedTransposedFixed16(
       threads,
       simd,
@@ -53,15 +46,13 @@ function tryFixed16(
       wasmPointer(b, dy),
       rows,
       tables,
-      fixed.codeScale,
+      codeScale,
       wasmPointer(b, out),
     );
     if (outcome !== 'no-room') return outcome === 'done';
   }
   const work = scratch.alloc(simd.transposedWorkBytes(rows));
-  return (
-    simd.transposedFixed16(wasmPointer(b, dy), rows, tables, fixed.codeScale, wasmPointer(b, out), work) === 0
-  );
+  return simd.transposedFixed16(wasmPointer(b, dy), rows, tables, codeScale, wasmPointer(b, out), work) === 0;
 }
 
 const bnb4MatmulTransposedWasm = bnb4WasmKernel({

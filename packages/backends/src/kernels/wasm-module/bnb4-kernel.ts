@@ -1,6 +1,7 @@
 import type { KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { type WasmBackendLike, wasmBytes, wasmFloat32, wasmPointer } from '../backend-access.js';
 import type { Bnb4Arrays } from '../bnb4-shared/arrays.js';
+import { fixed16Tables } from '../bnb4-shared/code-tables.js';
 import { bnb4ExactRequested } from '../bnb4-shared/flags.js';
 import { bnb4ArraysFromInputs, bnb4Attrs } from '../bnb4-shared/kernel-inputs.js';
 import type { Bnb4Attrs } from '../kernel-names.js';
@@ -13,6 +14,22 @@ export function fixed16Applies(a: Pick<Bnb4Attrs, 'inFeatures' | 'blocksize'>): 
   return a.inFeatures % 64 === 0 && a.blocksize >= 64 && !bnb4ExactRequested();
 }
 
+/** The fixed-point kernels' code tables in the heap (low then high bytes of the int16 codes) and max|code|. */
+export interface Fixed16Codes {
+  tables: number;
+  codeScale: number;
+}
+
+/** The code tables for a fixed-point kernel, written into scratch, or null where that kernel does not apply. */
+function fixed16Codes(scratch: HeapScratch, a: Bnb4Attrs, code: Float32Array): Fixed16Codes | null {
+  if (!fixed16Applies(a)) return null;
+  const fixed = fixed16Tables(code);
+  if (!fixed) return null;
+  const tables = scratch.alloc(32);
+  scratch.u8(tables, 32).set(fixed.tables);
+  return { tables, codeScale: fixed.codeScale };
+}
+
 /** Everything that differs between the two 4-bit products on the wasm backend (x·Wᵀ and dy·W). */
 export interface Bnb4WasmProduct {
   /** Name of the activation input ("x" or "dy"). */
@@ -21,7 +38,10 @@ export interface Bnb4WasmProduct {
   outColumns(a: Bnb4Attrs): number;
   /** Plain typed-array kernel, used when the SIMD module cannot link to this backend's heap. */
   typed(input: Float32Array, rows: number, weights: Bnb4Arrays, out: Float32Array): void;
-  /** The fixed-point SIMD kernel; false when it does not apply (the exact kernel then runs). */
+  /**
+   * The fixed-point SIMD kernel, called where it applies, with the int16 code tables already in the heap; false
+   * when the input holds values it cannot take (NaN, ±Inf: the exact kernel then runs).
+   */
   fixed16(
     simd: Bnb4SimdExports,
     scratch: HeapScratch,
@@ -30,7 +50,7 @@ export interface Bnb4WasmProduct {
     input: TensorInfo,
     rows: number,
     a: Bnb4Attrs,
-    code: Float32Array,
+    codes: Fixed16Codes,
     out: TensorInfo,
   ): boolean;
   /** The exact float32 SIMD kernel. */
@@ -64,7 +84,8 @@ export function bnb4WasmKernel(product: Bnb4WasmProduct): KernelFunc {
     const scratch = new HeapScratch(b);
     try {
       const code = bindWeights(simd, b, inputs, a);
-      if (!product.fixed16(simd, scratch, b, inputs, input, rows, a, code, out)) {
+      const codes = fixed16Codes(scratch, a, code);
+      if (!codes || !product.fixed16(simd, scratch, b, inputs, input, rows, a, codes, out)) {
         const table = writePairTable(scratch, code);
         const rowBuf = scratch.alloc(a.inFeatures * 4);
         product.exact(simd, wasmPointer(b, input), rows, wasmPointer(b, out), rowBuf, table);

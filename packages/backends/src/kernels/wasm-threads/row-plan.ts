@@ -1,4 +1,5 @@
 import type { Bnb4Attrs } from '../kernel-names.js';
+import { activeKernelThreads } from './active-threads.js';
 import type { KernelThreads } from './kernel-threads.js';
 
 /** Below this many multiply-adds, waking a worker costs more than it saves. */
@@ -26,13 +27,12 @@ export function rowPlan(N: number, threads: number): RowPlan {
   return { first, chunkRows, chunkCount: Math.ceil((N - first) / chunkRows) };
 }
 
-/** Whether a product with `rows` rows of input on this weight is worth the threads. */
-export function threadingPays(
-  threads: KernelThreads | null,
-  rows: number,
-  a: Bnb4Attrs,
-): threads is KernelThreads {
-  return (
-    threads !== null && rows * a.outFeatures * a.inFeatures >= MIN_WORK && a.outFeatures >= 8 * threads.count
-  );
+/** The running kernel threads, if a product with `rows` rows of input on this weight is worth them; else null. */
+export function threadsFor(rows: number, a: Bnb4Attrs): KernelThreads | null {
+  const threads = activeKernelThreads();
+  return threads !== null &&
+    rows * a.outFeatures * a.inFeatures >= MIN_WORK &&
+    a.outFeatures >= 8 * threads.count
+    ? threads
+    : null;
 }
