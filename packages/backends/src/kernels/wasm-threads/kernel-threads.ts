@@ -89,6 +89,8 @@ function controlBytes(workers: number): number {
 
 export class KernelThreads {
   private readonly i32: Int32Array;
+  /** The same control block as float32, for the float arguments. */
+  private readonly f32: Float32Array;
   private readonly counterIndex: number;
   /** Byte offset of the chunk counter in the arena. */
   private readonly counterOffset: number;
@@ -103,6 +105,7 @@ export class KernelThreads {
     private readonly receive: NodeWorkerThreads['receiveMessageOnPort'],
   ) {
     this.i32 = new Int32Array(arena.memory.buffer, slots, controlBytes(workers.length) / 4);
+    this.f32 = new Float32Array(arena.memory.buffer, slots, controlBytes(workers.length) / 4);
     this.counterIndex = workers.length * SLOT_INTS;
     this.counterOffset = slots + this.counterIndex * 4;
   }
@@ -185,7 +188,6 @@ export class KernelThreads {
   post(jobs: readonly KernelJob[]): void {
     if (jobs.length > this.workers.length)
       throw new KernelThreadError(`${jobs.length} jobs for ${this.workers.length} kernel workers`);
-    const f32 = new Float32Array(this.i32.buffer, this.i32.byteOffset, this.i32.length);
     jobs.forEach((job, w) => {
       const base = w * SLOT_INTS;
       const set = (index: number, value: number): void => {
@@ -197,7 +199,7 @@ export class KernelThreads {
       set(Arg.nestedAbsmax, job.nestedAbsmax);
       set(Arg.nestedCode, job.nestedCode);
       set(Arg.nestedBlocksize, job.nestedBlocksize);
-      f32[base + Arg.offset] = job.offset;
+      this.f32[base + Arg.offset] = job.offset;
       set(Arg.code, job.code);
       set(Arg.blocksizeLog2, job.blocksizeLog2);
       set(Arg.outFeatures, job.outFeatures);
@@ -214,7 +216,7 @@ export class KernelThreads {
         set(Arg.kind, 1);
         set(Arg.x16, job.dy);
         set(Arg.y, job.sums);
-        f32[base + Arg.codeScale] = job.codeScale;
+        this.f32[base + Arg.codeScale] = job.codeScale;
       }
       set(Arg.result, 0);
       set(Arg.chunkFirst, job.chunkFirst);

@@ -74,14 +74,14 @@ export function mirrorWeight(
     blocks: [],
     bytes: 0,
   };
-  // Allocate everything first (allocation may grow the arena), then copy through fresh views.
+  // The arena may grow on each allocation, so its view is taken after; the tfjs heap does not move meanwhile.
   const copy = (tensor: TensorInfo | undefined, start = 0): number => {
     if (!tensor) return 0;
     const source = wasmBytes(backend, tensor).subarray(start);
     const offset = arena.alloc(source.length);
     mirror.blocks.push(offset);
     mirror.bytes += source.length;
-    arena.bytes(offset, source.length).set(wasmBytes(backend, tensor).subarray(start));
+    arena.bytes(offset, source.length).set(source);
     return offset;
   };
   const rowBytes = attrs.inFeatures / 2;
