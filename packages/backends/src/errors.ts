@@ -9,3 +9,14 @@ export class BackendUnavailableError extends PeftError {
     this.backend = backend;
   }
 }
+
+/** An option of setupBackend is out of its allowed range (checked before anything starts). */
+export class BackendOptionError extends PeftError {
+  /** The option's name, e.g. "kernelThreads". */
+  readonly option: string;
+
+  constructor(option: string, detail: string) {
+    super('BACKEND_OPTION_INVALID', `setupBackend option "${option}": ${detail}`);
+    this.option = option;
+  }
+}

@@ -1,7 +1,7 @@
 // Public surface of @peft/backends. Nothing outside this file is API.
 // Importing this module registers nothing and loads no backend: setupBackend (or the first op call) does.
 
-export { BackendUnavailableError } from './errors.js';
+export { BackendOptionError, BackendUnavailableError } from './errors.js';
 export { bnb4DequantizeImpl as bnb4DequantizeReference } from './kernels/bnb4-dequantize/reference.js';
 export { bnb4MatmulImpl as bnb4MatmulReference } from './kernels/bnb4-matmul/reference.js';
 export { bnb4MatmulTransposedImpl as bnb4MatmulTransposedReference } from './kernels/bnb4-matmul-transposed/reference.js';

@@ -8,6 +8,7 @@ import { registerCpuKernels } from '../register-cpu.js';
 import { registerWasmKernels } from '../register-wasm.js';
 import { registerWebGpuKernels } from '../register-webgpu.js';
 import { registerTfjsGradients } from './gradients.js';
+import { coresAvailable, inNode, resolveKernelThreads } from './kernel-thread-limit.js';
 
 export type BackendChoice = 'auto' | 'cpu' | 'wasm' | 'webgpu';
 export type BackendName = 'cpu' | 'wasm' | 'webgpu';
@@ -23,7 +24,8 @@ export interface SetupBackendOptions {
   /**
    * Threads for this package's 4-bit matmuls (x·Wᵀ and dy·W) on the wasm backend, the calling thread included;
    * Node only.
-   * `'auto'` takes every core Node may use. Default 1. Workers read 4-bit weights from a copy in shared
+   * `'auto'` takes every core Node may use. Default 1. At most the core count (`os.availableParallelism()`), or
+   * 4 on machines with fewer cores; anything else throws BackendOptionError before anything starts. Workers read 4-bit weights from a copy in shared
    * memory (TensorFlow.js' own heap cannot be shared in Node) of the rows they may take: 1 - 0.8 / T of each
    * weight's packed bytes on T threads (60% on 2). See `kernelThreadStats()`.
    */
@@ -83,25 +85,11 @@ async function startWasm(options: SetupBackendOptions): Promise<string | null> {
   return null;
 }
 
-async function coresAvailable(): Promise<number> {
-  // A computed specifier keeps bundlers from trying to bundle node:os into browser builds (only Node gets here).
-  const nodeOs = 'node:os';
-  const os = (await import(/* @vite-ignore */ nodeOs)) as {
-    availableParallelism?: () => number;
-    cpus(): unknown[];
-  };
-  return os.availableParallelism?.() ?? os.cpus().length;
-}
-
-/** Starts or stops the kernel threads as asked; the note says why fewer run, if so. */
+/** Starts or stops the kernel threads as asked (already resolved to a count); the note says why fewer run, if so. */
 async function setKernelThreads(
   backend: BackendName,
-  asked: number | 'auto' | undefined,
+  wanted: number,
 ): Promise<Pick<BackendSetup, 'kernelThreads' | 'kernelThreadsNote'>> {
-  const inNode =
-    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
-    'string';
-  const wanted = asked === 'auto' ? (inNode ? await coresAvailable() : 1) : (asked ?? 1);
   const threads = backend === 'wasm' ? wanted : 1;
   const problem = await useKernelThreads(threads);
   const running = kernelThreadStats().threads;
@@ -132,6 +120,9 @@ export async function setupBackend(
   choice: BackendChoice = 'auto',
   options: SetupBackendOptions = {},
 ): Promise<BackendSetup> {
+  // Options are checked before anything starts: a bad one must not leave a backend half set up.
+  const cores = await coresAvailable();
+  const kernelThreads = resolveKernelThreads(options.kernelThreads, cores, inNode() ? cores : 1);
   await registerTfjsGradients();
   registerBnb4Flags();
   const failures: string[] = [];
@@ -145,7 +136,7 @@ export async function setupBackend(
   const chosen = async (backend: BackendName, reason: string): Promise<BackendSetup> => ({
     backend,
     reason,
-    ...(await setKernelThreads(backend, options.kernelThreads)),
+    ...(await setKernelThreads(backend, kernelThreads)),
   });
   if (choice !== 'auto') {
     if (!(await attempt(choice))) throw new BackendUnavailableError(choice, failures.join('; '));
