@@ -46,12 +46,31 @@ export {
 } from './linear-format.js';
 export { Module, ModuleList } from './module.js';
 export {
+  checkOptionValue,
+  type OptionSpec,
+  type OptionType,
+  optionFlag,
+  parseOptionValue,
+} from './option-spec.js';
+export {
   assertQuantizedLinear,
   bitsPerParameter,
   QUANTIZED_LINEAR_SPECIFICATION_VERSIONS,
   type QuantizedLinear,
   type QuantizedLinearSpecificationVersion,
 } from './quantized-linear.js';
+export {
+  getQuantizer,
+  isOutputHead,
+  QUANTIZER_SPECIFICATION_VERSIONS,
+  type QuantizationConfigContext,
+  type Quantizer,
+  type QuantizerSpecificationVersion,
+  quantizeLinears,
+  registeredQuantizers,
+  registerQuantizer,
+  unregisterQuantizer,
+} from './quantizer.js';
 // PyTorch-compatible randomness (section owned by random/*)
 export { kaimingUniform, kaimingUniformBound } from './random/kaiming.js';
 export { type NormalOptions, randn } from './random/normal.js';
