@@ -14,6 +14,7 @@ import { HOST_DTYPE_OF } from './dequantize.js';
 import { Bnb4FormatError } from './errors.js';
 import { type Bnb4QuantizeOptions, quantize4bit } from './quantize.js';
 import { bnb4StateDict } from './state-dict.js';
+import { dequantizationCode } from './tables.js';
 import type { Bnb4DType, Bnb4QuantType, Bnb4Tensor } from './types.js';
 import { blockCount, NESTED_BLOCKSIZE } from './types.js';
 import { bytesToWords, wordsToBytes } from './words.js';
@@ -53,6 +54,8 @@ export class Bnb4Linear implements QuantizedLinear {
   private readonly storage: DType;
   private readonly biasDType: DType;
   private readonly name: string;
+  /** `weight.quant_map` as stored; the kernels get dequantizationCode's table (FP4 code 8 as -0.0). */
+  private readonly quantMap: Float32Array;
 
   private constructor(tensor: Bnb4Tensor, bias: Bnb4Bias, options: Bnb4LinearOptions) {
     const { state } = tensor;
@@ -85,6 +88,7 @@ export class Bnb4Linear implements QuantizedLinear {
     if (state.code.length !== 16)
       throw new Bnb4FormatError(this.name, 'weight.quant_map', `${state.code.length} entries, expected 16`);
 
+    this.quantMap = state.code.slice();
     const bias1d = this.readBias(bias, out);
     this.biasDType = bias1d.dtype;
     const nested = state.nested;
@@ -125,7 +129,7 @@ export class Bnb4Linear implements QuantizedLinear {
         : tf.tensor1d(state.absmax!, 'float32'),
       nestedAbsmax: nested ? tf.tensor1d(nested.absmax, 'float32') : null,
       nestedCode: nested ? tf.tensor1d(nested.code, 'float32') : null,
-      code: tf.tensor1d(state.code, 'float32'),
+      code: tf.tensor1d(dequantizationCode(state.quantType, state.code), 'float32'),
       outFeatures: out,
       inFeatures: inF,
       blocksize: state.blocksize,
@@ -223,7 +227,7 @@ export class Bnb4Linear implements QuantizedLinear {
     const w = this.weights;
     const blocks = Math.ceil((this.outFeatures * this.inFeatures) / this.blocksize);
     const packed = wordsToBytes(w.packed.dataSync() as Int32Array, this.packedBytes);
-    const code = (w.code.dataSync() as Float32Array).slice();
+    const code = this.quantMap.slice();
     const shape = [this.outFeatures, this.inFeatures];
     const base = { quantType: this.quantType, blocksize: this.blocksize, dtype: this.dtype, shape, code };
     if (w.nestedAbsmax && w.nestedCode) {

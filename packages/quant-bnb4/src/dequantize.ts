@@ -9,6 +9,7 @@ import {
 } from '@peft/core';
 import { recoverAbsmax } from './double-quant.js';
 import { Bnb4FormatError } from './errors.js';
+import { dequantizationCode } from './tables.js';
 import type { Bnb4DType, Bnb4QuantState, Bnb4Tensor } from './types.js';
 import { numelOf } from './types.js';
 
@@ -22,13 +23,14 @@ export function effectiveAbsmax(state: Bnb4QuantState): Float32Array {
 
 /**
  * Dequantizes to float32 `code[q] * absmax` with the state's OWN code table (the one stored in the
- * file), before any rounding to the state's dtype. This is what the matmul kernels use.
+ * file; FP4 code 8 as -0.0, see dequantizationCode), before any rounding to the state's dtype. This is
+ * what the matmul kernels use.
  */
 export function dequantize4bitFloat32(tensor: Pick<Bnb4Tensor, 'packed' | 'state'>): Float32Array {
   const { packed, state } = tensor;
   const n = numelOf(state.shape);
   const absmax = effectiveAbsmax(state);
-  const code = state.code;
+  const code = dequantizationCode(state.quantType, state.code);
   const out = new Float32Array(n);
   const blocksize = state.blocksize;
   for (let b = 0; b < absmax.length; b++) {

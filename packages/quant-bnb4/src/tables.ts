@@ -23,7 +23,8 @@ export const NF4_THRESHOLDS: Float32Array = fromBits([
 
 /**
  * FP4 levels as bitsandbytes serialises them (`weight.quant_map`): sign-magnitude, bit 3 the sign.
- * Index 8 is +0.0 here (Python's `-0` literal is the integer 0).
+ * Index 8 is +0.0 here (Python's `-0` literal is the integer 0); dequantization uses -0.0 for it, as
+ * the CUDA kernel does (see dequantizationCode).
  */
 export const FP4_CODE: Float32Array = fromBits([
   0x00000000, 0x3baaaaab, 0x3f2aaaab, 0x3f800000, 0x3eaaaaab, 0x3f000000, 0x3e2aaaab, 0x3e800000, 0x00000000,
@@ -80,6 +81,19 @@ function buildSignedDynamicMap(): Float32Array {
  * statistics. Ascending, symmetric, no -1.0: [-0.99296874 .. 0 .. 0.99296874, 1.0].
  */
 export const DYNAMIC_MAP_SIGNED: Float32Array = buildSignedDynamicMap();
+
+/**
+ * The 16 levels dequantization multiplies by: the stored `quant_map` itself, except that FP4 code 8 (sign
+ * bit set, magnitude 0) is -0.0 where the stored map holds +0.0. bitsandbytes' CUDA kernel computes
+ * `magnitude * sign * absmax`, which is -0.0 for that code, while the map it serialises has +0.0; byte-exact
+ * dequantization needs the kernel's sign. The stored map is returned unchanged (not copied) otherwise.
+ */
+export function dequantizationCode(quantType: 'nf4' | 'fp4', stored: Float32Array): Float32Array {
+  if (quantType !== 'fp4' || stored.length !== 16 || !Object.is(stored[8], 0)) return stored;
+  const code = stored.slice();
+  code[8] = -0;
+  return code;
+}
 
 /** The 4-bit code table bitsandbytes writes for a quant type. */
 export function codeTable(quantType: 'nf4' | 'fp4'): Float32Array {
