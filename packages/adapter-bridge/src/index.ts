@@ -76,6 +76,7 @@ export { ModuleDict } from './module-dict.js';
 export { isModulesToSaveWrapper, ModulesToSaveWrapper, TrainableLinear } from './modules-to-save.js';
 export { countParameters, formatParameterSummary, type ParameterCounts } from './parameter-count.js';
 export { type AdapterConfigInput, getPeftModel, PeftModel } from './peft-model.js';
+export { type PythonPattern, type PythonPatternOptions, pythonPattern } from './python-pattern.js';
 export {
   getPeftMethod,
   packageForPeftType,

@@ -6,7 +6,6 @@ import {
   expandAllLinear,
   findMinimalTargetModules,
   matchTargetModules,
-  pythonRegex,
   resolveTargets,
   targetCandidates,
 } from './targets.js';
@@ -79,8 +78,11 @@ describe('checkTargetModuleExists (PEFT semantics)', () => {
   });
 
   it('refuses an invalid regex with a ConfigError naming the field', () => {
-    expect(() => pythonRegex('(unclosed')).toThrow(ConfigError);
-    expect(() => pythonRegex('(unclosed')).toThrow(/target_modules/);
+    expect(() => match({ target_modules: '(unclosed' }, 'a.q_proj')).toThrow(ConfigError);
+    expect(() => match({ target_modules: '(unclosed' }, 'a.q_proj')).toThrow(/target_modules/);
+    expect(() => match({ target_modules: ['q_proj'], exclude_modules: '[' }, 'a.q_proj')).toThrow(
+      /exclude_modules/,
+    );
   });
 });
 

@@ -4,6 +4,7 @@ import type { TunerConfigFields } from './config/peft-config.js';
 import { TargetModulesError } from './errors.js';
 import { modelInfo } from './model-info.js';
 import { isModulesToSaveWrapper } from './modules-to-save.js';
+import { pythonPattern } from './python-pattern.js';
 
 /** PEFT's shorthand for "every linear layer except the output head". */
 export const ALL_LINEAR = 'all-linear';
@@ -22,26 +23,6 @@ type MatchConfig = Pick<
 /** The config fields target resolution reads (any method's config has them). */
 export type TargetMatchConfig = MatchConfig & Pick<TunerConfigFields, 'task_type'>;
 
-/**
- * A Python `re` pattern as a JavaScript RegExp anchored like `re.fullmatch` (or `re.match` with
- * `anchorEnd` false). Python's named-group spellings are translated; the rest of the syntax that
- * module names use (classes, alternation, quantifiers) is the same in both.
- */
-export function pythonRegex(pattern: string, anchorEnd = true, field = 'target_modules'): RegExp {
-  const translated = pattern
-    .replace(/\(\?P<([A-Za-z_][A-Za-z0-9_]*)>/g, '(?<$1>')
-    .replace(/\(\?P=([A-Za-z_][A-Za-z0-9_]*)\)/g, '\\k<$1>')
-    .replace(/\\A/g, '^')
-    .replace(/\\Z/g, '$');
-  try {
-    return new RegExp(`^(?:${translated})${anchorEnd ? '$' : ''}`);
-  } catch (error) {
-    throw new ConfigError(
-      `"${field}" is not a valid regular expression: ${JSON.stringify(pattern)} (${String(error)})`,
-    );
-  }
-}
-
 /** The layer index `layers_to_transform` is compared with, or null when the path has none. */
 function layerIndexOf(key: string, layersPattern: string[] | string | null): number | null {
   const patterns =
@@ -52,15 +33,20 @@ function layerIndexOf(key: string, layersPattern: string[] | string | null): num
     return m ? Number(m[1]) : null;
   }
   for (const pattern of patterns) {
-    const m = pythonRegex(`.*?\\.${pattern}\\.(?<peftLayerIndex>\\d+)\\.`, false, 'layers_pattern').exec(key);
-    if (m?.groups) return Number(m.groups['peftLayerIndex']);
+    const groups = pythonPattern(pattern, {
+      field: 'layers_pattern',
+      wrap: (p) => `.*?\\.${p}\\.(?P<peftLayerIndex>\\d+)\\.`,
+    }).matchStart(key);
+    if (groups) return Number(groups['peftLayerIndex']);
   }
   return null;
 }
 
 function isModulesToSaveMatch(key: string, modulesToSave: string[] | null): boolean {
   if (!modulesToSave) return false;
-  return modulesToSave.some((m) => pythonRegex(`(^|.*\\.)${m}($|\\..*)`, true, 'modules_to_save').test(key));
+  return modulesToSave.some((m) =>
+    pythonPattern(m, { field: 'modules_to_save', wrap: (p) => `(^|.*\\.)${p}($|\\..*)` }).fullMatch(key),
+  );
 }
 
 /**
@@ -73,7 +59,7 @@ export function checkTargetModuleExists(config: MatchConfig, key: string): boole
   const exclude = config.exclude_modules;
   if (exclude) {
     if (typeof exclude === 'string') {
-      if (pythonRegex(exclude, true, 'exclude_modules').test(key)) return false;
+      if (pythonPattern(exclude, { field: 'exclude_modules' }).fullMatch(key)) return false;
     } else if (exclude.includes(key) || exclude.some((e) => key.endsWith(`.${e}`))) {
       return false;
     }
@@ -81,7 +67,7 @@ export function checkTargetModuleExists(config: MatchConfig, key: string): boole
   if (isModulesToSaveMatch(key, config.modules_to_save)) return false;
   const targets = config.target_modules;
   if (targets === null) return false;
-  if (typeof targets === 'string') return pythonRegex(targets).test(key);
+  if (typeof targets === 'string') return pythonPattern(targets).fullMatch(key);
   if (targets.includes(key)) return true;
   let found = targets.some((t) => key.endsWith(`.${t}`));
   const indexes = config.layers_to_transform;

@@ -112,4 +112,16 @@ describe('LoraConfig', () => {
     // A key must match a whole trailing component, not a partial name.
     expect(rankAndAlpha(c, 'model.layers.1.self_attn.kv_proj')).toEqual({ r: 8, alpha: 16 });
   });
+
+  it('matches rank_pattern / alpha_pattern keys in linear time and refuses lookaround, naming the field', () => {
+    // A backtracking engine takes 2^n steps on this key and path; the answer must still be "no match".
+    const lookahead = () => loraConfig({ alpha_pattern: { '(.*(?=q))q_proj': 3 } });
+    expect(lookahead).toThrow(ConfigError);
+    expect(lookahead).toThrow(/LoraConfig: "alpha_pattern".*lookahead/);
+    expect(() => loraConfig({ exclude_modules: '(a)\\1' })).toThrow(/"exclude_modules".*backreference/);
+    const path = 'model.layers.0.self_attn.q_proj'.repeat(50);
+    const safe = loraConfig({ rank_pattern: { '(\\w+\\.?)*!': 2 } });
+    expect(rankAndAlpha(safe, path)).toEqual({ r: 8, alpha: 8 });
+    expect(rankAndAlpha(safe, `${path}.x!`)).toEqual({ r: 2, alpha: 8 });
+  });
 });

@@ -10,6 +10,7 @@ import {
   type ParseOptions,
   type PyJson,
   parseWithSchema,
+  pythonPattern,
   schemaToJson,
   stringOrListField,
   type TunerConfigFields,
@@ -162,7 +163,22 @@ export function parseLoraConfig(input: Record<string, unknown>, options: ParseOp
   if (config.lora_dropout >= 1) {
     throw new ConfigError(`${options.source}: lora_dropout must be below 1, got ${config.lora_dropout}`);
   }
+  checkPatterns(config, options.source);
   return config;
+}
+
+/** Compiles every regex the config holds now, so a bad one is reported with the file it came from. */
+function checkPatterns(config: LoraConfig, source: string): void {
+  try {
+    if (typeof config.exclude_modules === 'string') {
+      pythonPattern(config.exclude_modules, { field: 'exclude_modules' });
+    }
+    for (const key of Object.keys(config.rank_pattern)) patternKeyFor({ [key]: 0 }, '', 'rank_pattern');
+    for (const key of Object.keys(config.alpha_pattern)) patternKeyFor({ [key]: 0 }, '', 'alpha_pattern');
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${source}: ${error.message}`);
+    throw error;
+  }
 }
 
 /** A full `LoraConfig` from the fields you set; the rest take PEFT's defaults. */
@@ -174,15 +190,24 @@ export function loraConfigToJson(config: LoraConfig): Record<string, PyJson> {
   return schemaToJson(loraConfigSchema, config);
 }
 
-/** PEFT's `get_pattern_key`: the first pattern key that matches the end of `path` (as a regex), if any. */
-export function patternKeyFor(patterns: Record<string, number>, path: string): string | undefined {
-  return Object.keys(patterns).find((key) => new RegExp(`^(?:.*\\.)?(?:${key})$`).test(path));
+/**
+ * PEFT's `get_pattern_key`: the first pattern key that matches the end of `path` (as a regex,
+ * `re.match(rf"(.*\.)?({key})$", path)`), if any; matched in linear time like `target_modules`.
+ */
+export function patternKeyFor(
+  patterns: Record<string, number>,
+  path: string,
+  field = 'rank_pattern',
+): string | undefined {
+  return Object.keys(patterns).find((key) =>
+    pythonPattern(key, { field, wrap: (k) => `(.*\\.)?(${k})` }).fullMatch(path),
+  );
 }
 
 /** The rank and alpha PEFT uses for the layer at `path` (rank_pattern / alpha_pattern, else r / lora_alpha). */
 export function rankAndAlpha(config: LoraConfig, path: string): { r: number; alpha: number } {
-  const rKey = patternKeyFor(config.rank_pattern, path);
-  const aKey = patternKeyFor(config.alpha_pattern, path);
+  const rKey = patternKeyFor(config.rank_pattern, path, 'rank_pattern');
+  const aKey = patternKeyFor(config.alpha_pattern, path, 'alpha_pattern');
   return {
     r: rKey === undefined ? config.r : config.rank_pattern[rKey]!,
     alpha: aKey === undefined ? config.lora_alpha : config.alpha_pattern[aKey]!,

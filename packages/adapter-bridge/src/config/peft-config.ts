@@ -1,4 +1,5 @@
 import { ConfigError } from '@peft/core';
+import { pythonPattern } from '../python-pattern.js';
 import {
   boolField,
   type ConfigSchema,
@@ -112,5 +113,15 @@ export function checkTunerConfig(config: TunerConfigFields, source: string): voi
   }
   if (Array.isArray(config.target_modules) && config.target_modules.some((t) => t === '')) {
     throw new ConfigError(`${source}: "target_modules" must not contain an empty string`);
+  }
+  // A regex is checked now, so a bad one is reported with the file it came from.
+  const target = config.target_modules;
+  if (typeof target === 'string' && target.toLowerCase() !== 'all-linear') {
+    try {
+      pythonPattern(target);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new ConfigError(`${source}: ${error.message}`);
+      throw error;
+    }
   }
 }
