@@ -56,7 +56,17 @@ describe('entry points', () => {
       expect(typeof (main as Record<string, unknown>)[name]).toBe('function');
     }
     expect(main.MAX_HEADER_BYTES).toBe(100_000_000);
-    for (const name of ['openSafetensorsFile', 'openCheckpoint', 'writeSafetensorsFile', 'writeFileAtomic']) {
+    for (const name of [
+      'openSafetensorsFile',
+      'openCheckpoint',
+      'writeSafetensorsFile',
+      'writeFileAtomic',
+      'writeFolderAtomically',
+      'removeStaleWrites',
+      'assertOutputOutsideInputs',
+      'toFileSystemError',
+      'FileSystemError',
+    ]) {
       expect(typeof (node as Record<string, unknown>)[name]).toBe('function');
       expect(name in main).toBe(false);
     }

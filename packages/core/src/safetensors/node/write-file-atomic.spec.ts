@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SafetensorsError } from '../../errors.js';
+import { FileSystemError } from '../../fs/errors.js';
+import { ownedEntryName } from '../../fs/owned-names.js';
 import { fromFloat32 } from '../../host-tensor.js';
+import { deadPid } from '../../test-support/fs.js';
 import { writeSafetensorsFile } from './write-file.js';
 import { writeFileAtomic } from './write-file-atomic.js';
 
@@ -66,8 +69,33 @@ describe('writeFileAtomic', () => {
     expect(await readFile(join(occupied, 'keep'), 'utf8')).toBe('x');
   });
 
-  it('fails without side effects when the folder does not exist', async () => {
-    await expect(writeFileAtomic(join(root, 'missing-dir', 'f.json'), '{}')).rejects.toThrow(/ENOENT/);
+  it('fails with a FileSystemError naming the target when the folder does not exist', async () => {
+    const target = join(root, 'missing-dir', 'f.json');
+    const error = await writeFileAtomic(target, '{}').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FileSystemError);
+    expect(error).toMatchObject({ systemCode: 'ENOENT', path: target });
+    expect((error as Error).message).toMatch(/ENOENT/);
+  });
+
+  it("names its temp file after the target and this process, and removes a killed run's temp file", async () => {
+    const { dir, target } = await folderWithOldFile();
+    const leftover = ownedEntryName('target.json', 'tmp').replace(`-${process.pid}-`, `-${deadPid()}-`);
+    const otherTarget = ownedEntryName('other.json', 'tmp').replace(`-${process.pid}-`, `-${deadPid()}-`);
+    const notOurs = '.target.json.0a1b2c3d4e5f.tmp';
+    for (const name of [leftover, otherTarget, notOurs])
+      await writeFile(join(dir, name), new Uint8Array(4096));
+    let seen: string[] = [];
+    async function* observe() {
+      seen = await readdir(dir);
+      yield Uint8Array.from([1]);
+    }
+    await writeFileAtomic(target, observe());
+    const temp = seen.filter((n) => n.startsWith('.target.json.peft-tmp-'));
+    expect(temp).toHaveLength(1);
+    expect(temp[0]).toMatch(
+      new RegExp(`^\\.target\\.json\\.peft-tmp-${process.pid}-[0-9a-f]{8}-[0-9a-f]{12}\\.tmp$`),
+    );
+    expect((await readdir(dir)).sort()).toEqual([notOurs, otherTarget, 'target.json'].sort());
   });
 
   it('keeps the permission bits of the file it replaces', async () => {

@@ -2,9 +2,11 @@
 // from memory the caller already holds, so concatenating them first would double peak memory.
 // This version streams chunks into the temp file and is otherwise the same idea: write beside the
 // target, flush to disk, rename over it.
-import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { toFileSystemError } from '../../fs/errno.js';
+import { ownedEntryName } from '../../fs/owned-names.js';
+import { removeStaleWrites } from '../../fs/stale-writes.js';
 
 /** What `writeFileAtomic` accepts: text (written as UTF-8), bytes, or chunks of bytes in order. */
 export type AtomicWriteData = string | Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
@@ -15,9 +17,14 @@ export type AtomicWriteData = string | Uint8Array | Iterable<Uint8Array> | Async
  * temp file is renamed over `path`. On any failure (including an error thrown by a chunk iterator)
  * the temp file is removed and an existing file at `path` is left untouched. An existing file's
  * permission bits are kept.
+ *
+ * The temp file is named `.<name>.peft-tmp-<pid>-<host>-<random>.tmp`; temp files of this target left by
+ * killed processes are removed before writing (see `removeStaleWrites`). File-system failures (disk
+ * full, read-only, permission denied, a missing folder, ...) are thrown as `FileSystemError` naming `path`.
  */
 export async function writeFileAtomic(path: string, data: AtomicWriteData): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  await removeStaleWrites(dirname(path), { target: basename(path) });
+  const temp = join(dirname(path), ownedEntryName(basename(path), 'tmp'));
   const mode = await existingMode(path);
   let handle: FileHandle | undefined;
   try {
@@ -32,7 +39,7 @@ export async function writeFileAtomic(path: string, data: AtomicWriteData): Prom
   } catch (error) {
     await handle?.close().catch(() => undefined);
     await unlink(temp).catch(() => undefined);
-    throw error;
+    throw toFileSystemError(error, { path, verb: 'write' }) ?? error;
   }
 }
 
