@@ -1,6 +1,9 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PeftError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterFileError } from './errors.js';
@@ -84,5 +87,121 @@ describe('adapter folders on disk', () => {
     await expect(fromPretrained(new TinyLlamaForCausalLM(), dir, { subfolder: '../..' })).rejects.toThrow(
       /must not contain/,
     );
+  });
+});
+
+describe('adapter files that are not regular files', () => {
+  /** A saved adapter folder whose `name` is replaced by what `replace(path)` puts there. */
+  async function folderWith(
+    label: string,
+    name: 'adapter_config.json' | 'adapter_model.safetensors',
+    replace: (path: string) => Promise<void>,
+  ): Promise<string> {
+    const folder = join(dir, label);
+    const peft = getPeftModel(
+      new TinyLlamaForCausalLM({ layers: 1 }),
+      toyConfig({ target_modules: ['q_proj'] }),
+    );
+    await savePretrained(peft, folder);
+    peft.dispose();
+    await rm(join(folder, name));
+    await replace(join(folder, name));
+    return folder;
+  }
+
+  async function loadError(folder: string): Promise<PeftError> {
+    const error = await fromPretrained(new TinyLlamaForCausalLM({ layers: 1 }), folder).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PeftError);
+    return error as PeftError;
+  }
+
+  const names = ['adapter_config.json', 'adapter_model.safetensors'] as const;
+
+  it.each(names)('%s as a symbolic link to a folder is refused naming the path', async (name) => {
+    const folder = await folderWith(`link-to-folder-${name}`, name, async (path) => {
+      await mkdir(`${path}.d`);
+      await symlink(`${path}.d`, path);
+    });
+    const error = await loadError(folder);
+    expect(error).toBeInstanceOf(AdapterFileError);
+    expect((error as AdapterFileError).file).toBe(join(folder, name));
+    expect(error.message).toMatch(/is a folder, not a regular file/);
+  });
+
+  it.each(names)('%s as a dangling symbolic link is refused naming the link and its target', async (name) => {
+    const folder = await folderWith(`dangling-${name}`, name, (path) => symlink(join(dir, 'gone'), path));
+    const error = await loadError(folder);
+    expect(error).toBeInstanceOf(AdapterFileError);
+    expect(error.message).toContain(join(folder, name));
+    expect(error.message).toMatch(/symbolic link to ".*gone", which does not exist/);
+  });
+
+  it.runIf(existsSync('/dev/zero')).each(names)(
+    '%s as a link to /dev/zero is refused without reading it',
+    async (name) => {
+      const folder = await folderWith(`dev-zero-${name}`, name, (path) => symlink('/dev/zero', path));
+      const error = await loadError(folder);
+      expect(error.message).toMatch(/is a character device, not a regular file/);
+    },
+  );
+
+  const hasMkfifo = (() => {
+    try {
+      execFileSync('mkfifo', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.runIf(hasMkfifo).each(names)(
+    '%s as a FIFO with no writer is refused instead of waiting',
+    async (name) => {
+      const folder = await folderWith(`fifo-${name}`, name, async (path) => {
+        execFileSync('mkfifo', [path]);
+      });
+      const error = await loadError(folder);
+      expect(error.message).toMatch(/is a named pipe \(FIFO\), not a regular file/);
+    },
+  );
+
+  it('follows a symbolic link to a regular file (as in the Hugging Face cache)', async () => {
+    const blobs = join(dir, 'blobs');
+    await mkdir(blobs, { recursive: true });
+    const folder = await folderWith('linked-blobs', 'adapter_model.safetensors', async (path) => {
+      const peft = getPeftModel(
+        new TinyLlamaForCausalLM({ layers: 1 }),
+        toyConfig({ target_modules: ['q_proj'] }),
+      );
+      await savePretrained(peft, join(blobs, 'saved'));
+      peft.dispose();
+      await symlink(join(blobs, 'saved', 'adapter_model.safetensors'), path);
+    });
+    const loaded = await fromPretrained(new TinyLlamaForCausalLM({ layers: 1 }), folder);
+    expect(loaded.adapterLayers()).toHaveLength(1);
+    loaded.dispose();
+  });
+
+  it('refuses an oversized config and a weights header that claims more than the file holds', async () => {
+    const big = await folderWith('big-config', 'adapter_config.json', async (path) => {
+      await writeFile(path, '{}');
+      await truncate(path, 64 * 1024 * 1024); // sparse: no disk space used
+    });
+    expect((await loadError(big)).message).toMatch(/adapter_config\.json: is 67108864 bytes, more than/);
+
+    const lying = await folderWith('lying-header', 'adapter_model.safetensors', async (path) => {
+      const header = new TextEncoder().encode(
+        '{"w":{"dtype":"F32","shape":[1000000000],"data_offsets":[0,4000000000]}}',
+      );
+      const prefix = new Uint8Array(8);
+      new DataView(prefix.buffer).setUint32(0, header.byteLength, true);
+      await writeFile(path, new Uint8Array([...prefix, ...header]));
+    });
+    const error = await loadError(lying);
+    expect(error.code).toBe('SAFETENSORS_INVALID');
+    expect(error.message).toContain(join(lying, 'adapter_model.safetensors'));
   });
 });

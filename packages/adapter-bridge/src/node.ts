@@ -1,8 +1,8 @@
 // Node-only entry point (`@peft/adapter-bridge/node`): adapter folders on disk. The main entry point
 // stays browser-safe and works on in-memory file maps.
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Module } from '@peft/core';
+import { type Module, openSafetensorsReader } from '@peft/core';
 import { writeFileAtomic } from '@peft/core/node';
 import {
   ADAPTER_CONFIG_NAME,
@@ -16,7 +16,11 @@ import {
 } from './adapter-files.js';
 import { assertValidAdapterName } from './adapter-name.js';
 import { AdapterFileError } from './errors.js';
+import { readRegularFile } from './node-regular-file.js';
 import type { PeftModel } from './peft-model.js';
+
+/** `adapter_config.json` is a few kilobytes; anything past this is not one. */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 /**
  * PEFT's `save_pretrained(dir)`: each adapter as `adapter_config.json` + `adapter_model.safetensors`,
@@ -57,9 +61,30 @@ export async function readAdapterFolder(dir: string, subfolder = ''): Promise<Ad
   for (const name of [ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME]) {
     if (!names.includes(name)) continue;
     const path = join(folder, name);
-    files.set(relative(dir, path).split(sep).join('/'), new Uint8Array(await readFile(path)));
+    const bytes =
+      name === ADAPTER_CONFIG_NAME
+        ? await readRegularFile(path, { maxBytes: MAX_CONFIG_BYTES })
+        : await readRegularFile(path, {
+            check: (handle, size) => checkSafetensorsHeader(handle, size, path),
+          });
+    files.set(relative(dir, path).split(sep).join('/'), bytes);
   }
   return files;
+}
+
+/** Validates the length prefix and header against the file size, reading only those bytes. */
+async function checkSafetensorsHeader(handle: FileHandle, size: number, path: string): Promise<void> {
+  await openSafetensorsReader(
+    {
+      size,
+      read: async (begin, end) => {
+        const out = new Uint8Array(end - begin);
+        const { bytesRead } = await handle.read(out, 0, out.byteLength, begin);
+        return out.subarray(0, bytesRead);
+      },
+    },
+    path,
+  );
 }
 
 /** PEFT's `PeftModel.from_pretrained(model, dir)`: injects and loads the adapter saved in `dir`. */
