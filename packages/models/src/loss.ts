@@ -14,6 +14,25 @@ export const IGNORE_INDEX = -100;
  */
 export function causalLmLoss(logits: tf.Tensor3D, labels: HostBatch): tf.Scalar {
   const [batch, time, vocab] = logits.shape;
+  const { targets, weights, count } = shiftedTargets(labels);
+  if (count === 0) return tf.scalar(0);
+  return tf.tidy(() => {
+    const flat = tf.reshape(logits, [batch * time, vocab]) as tf.Tensor2D;
+    const targetLogits = tf.sum(tf.mul(flat, tf.oneHot(tf.tensor1d(targets, 'int32'), vocab)), -1);
+    const perToken = tf.sub(tf.logSumExp(flat, -1), targetLogits);
+    return tf.div(tf.sum(tf.mul(perToken, tf.tensor1d(weights))), count) as tf.Scalar;
+  });
+}
+
+/** Per position of the flattened [B·T] batch: the label it predicts (t + 1), 1 if that label counts, and how many do. */
+export interface ShiftedTargets {
+  readonly targets: Int32Array;
+  readonly weights: Float32Array;
+  readonly count: number;
+}
+
+export function shiftedTargets(labels: HostBatch): ShiftedTargets {
+  const { batch, time } = labels;
   const targets = new Int32Array(batch * time);
   const weights = new Float32Array(batch * time);
   let count = 0;
@@ -26,11 +45,5 @@ export function causalLmLoss(logits: tf.Tensor3D, labels: HostBatch): tf.Scalar 
       count++;
     }
   }
-  if (count === 0) return tf.scalar(0);
-  return tf.tidy(() => {
-    const flat = tf.reshape(logits, [batch * time, vocab]) as tf.Tensor2D;
-    const targetLogits = tf.sum(tf.mul(flat, tf.oneHot(tf.tensor1d(targets, 'int32'), vocab)), -1);
-    const perToken = tf.sub(tf.logSumExp(flat, -1), targetLogits);
-    return tf.div(tf.sum(tf.mul(perToken, tf.tensor1d(weights))), count) as tf.Scalar;
-  });
+  return { targets, weights, count };
 }

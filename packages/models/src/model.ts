@@ -1,10 +1,13 @@
 import { type Linear, Module, type ModuleList, type QuantizedLinear } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AttentionMask, planStep } from './attention-mask.js';
+import type { RandomStateHooks } from './checkpoint.js';
+import { chunkedCausalLmLoss } from './chunked-loss.js';
 import { architectureOf, type LlamaConfig } from './config.js';
 import { InputError } from './errors.js';
 import { KvCache } from './kv-cache.js';
 import type { AttentionContext } from './layers/attention.js';
+import { checkpointedLayerForward } from './layers/checkpointed-layer.js';
 import type { DecoderLayer } from './layers/decoder-layer.js';
 import type { Embedding } from './layers/embedding.js';
 import type { RMSNorm } from './layers/rms-norm.js';
@@ -25,18 +28,45 @@ export class LlamaModel extends Module {
     return this.child<ModuleList<DecoderLayer>>('layers');
   }
 
+  /** Activation checkpointing per decoder layer (null = off); see `LlamaForCausalLM.enableGradientCheckpointing`. */
+  gradientCheckpointing: GradientCheckpointingOptions | null = null;
+
   /** ids [B, T] -> final hidden states [B, T, hidden], after the last norm. */
   forward(ids: tf.Tensor2D, context: AttentionContext, cache?: KvCache): tf.Tensor3D {
+    const checkpointing = this.gradientCheckpointing;
     return tf.tidy(() => {
       let hidden = this.child<Embedding>('embed_tokens').forward(ids);
       let index = 0;
       for (const layer of this.layers) {
-        hidden = layer.forward(hidden, context, cache?.layer(index));
+        // A cached call appends to the cache as a side effect, which a recomputation would repeat.
+        hidden =
+          checkpointing && !cache
+            ? checkpointedLayerForward(layer, hidden, context, checkpointing)
+            : layer.forward(hidden, context, cache?.layer(index));
         index++;
       }
       return this.child<RMSNorm>('norm').forward(hidden) as tf.Tensor3D;
     });
   }
+}
+
+/** How `enableGradientCheckpointing` recomputes layers. */
+export interface GradientCheckpointingOptions {
+  /**
+   * The random stream adapter layers draw from (dropout), replayed for each recomputation so its
+   * masks equal the forward pass's. Needed only when a layer draws random numbers in training.
+   */
+  randomState?: RandomStateHooks;
+}
+
+/** Options of `LlamaForCausalLM.loss`. */
+export interface CausalLmLossOptions {
+  /**
+   * Tokens per chunk of the output head and cross-entropy (default: as many as keep a chunk's
+   * logits near 64 MB of float32, `lossChunkTokens(vocab)`). The whole [tokens, vocab] logits
+   * tensor never exists at once, in the forward or the backward pass.
+   */
+  chunkTokens?: number;
 }
 
 export interface CausalLmInput {
@@ -127,11 +157,6 @@ export class LlamaForCausalLM extends Module {
   forward(input: CausalLmInput): CausalLmOutput {
     const { config } = this;
     const ids = toHostBatch(input.inputIds, 'inputIds');
-    assertRange(ids, config.vocabSize, 'inputIds');
-    const mask = optionalBatch(input.attentionMask, 'attentionMask', ids);
-    if (mask) assertRange(mask, 2, 'attentionMask');
-    const positionIds = optionalBatch(input.positionIds, 'positionIds', ids);
-    if (positionIds) assertRange(positionIds, 2 ** 31 - 1, 'positionIds');
     const labels = optionalBatch(input.labels, 'labels', ids);
     if (labels) assertRange(labels, config.vocabSize, 'labels', [IGNORE_INDEX]);
     const keep = input.logitsToKeep ?? 0;
@@ -139,6 +164,23 @@ export class LlamaForCausalLM extends Module {
       throw new InputError(`logitsToKeep must be a non-negative integer, got ${keep}`);
     if (labels && keep > 0)
       throw new InputError('labels need logits at every position; do not combine them with logitsToKeep');
+    return tf.tidy(() => {
+      let hidden = this.hiddenStates(input, ids);
+      if (keep > 0 && keep < ids.time) hidden = tf.slice(hidden, [0, ids.time - keep, 0], [-1, keep, -1]);
+      const logits = this.child<Linear>('lm_head').forward(hidden) as tf.Tensor3D;
+      if (!labels) return { logits };
+      return { logits, loss: causalLmLoss(logits, labels) };
+    });
+  }
+
+  /** The final norm's output [B, T, hidden] for a checked input; extends `input.cache` when given. */
+  private hiddenStates(input: CausalLmInput, ids: HostBatch): tf.Tensor3D {
+    const { config } = this;
+    assertRange(ids, config.vocabSize, 'inputIds');
+    const mask = optionalBatch(input.attentionMask, 'attentionMask', ids);
+    if (mask) assertRange(mask, 2, 'attentionMask');
+    const positionIds = optionalBatch(input.positionIds, 'positionIds', ids);
+    if (positionIds) assertRange(positionIds, 2 ** 31 - 1, 'positionIds');
     const { cache } = input;
     if (cache && cache.batch !== ids.batch) {
       throw new InputError(`the cache holds ${cache.batch} rows but inputIds has ${ids.batch}`);
@@ -152,7 +194,7 @@ export class LlamaForCausalLM extends Module {
       cache,
     });
     const groups = config.numAttentionHeads / config.numKeyValueHeads;
-    const output = tf.tidy(() => {
+    const hidden = tf.tidy(() => {
       // Built here, not lazily in a layer: a tensor made inside a layer's tf.tidy dies with that scope.
       const masks = new Map<number | null, AttentionMask>();
       for (const window of new Set(config.slidingWindows))
@@ -165,21 +207,46 @@ export class LlamaForCausalLM extends Module {
           return found;
         },
       };
-      let hidden = this.model.forward(tf.tensor2d(ids.data, [ids.batch, ids.time], 'int32'), context, cache);
-      if (keep > 0 && keep < ids.time) hidden = tf.slice(hidden, [0, ids.time - keep, 0], [-1, keep, -1]);
-      const logits = this.child<Linear>('lm_head').forward(hidden) as tf.Tensor3D;
-      if (!labels) return { logits };
-      return { logits, loss: causalLmLoss(logits, labels) };
+      return this.model.forward(tf.tensor2d(ids.data, [ids.batch, ids.time], 'int32'), context, cache);
     });
     cache?.commit(plan.mask, ids.time, plan.nextPositions);
-    return output;
+    return hidden;
   }
 
-  /** The training objective alone, for `tf.variableGrads(() => model.loss(batch))`. */
-  loss(input: CausalLmInput & { labels: TokenBatch }): tf.Scalar {
+  /**
+   * Activation (gradient) checkpointing, as transformers' `gradient_checkpointing_enable`: each
+   * decoder layer keeps only its input for the backward pass and runs again there, so training
+   * memory holds one layer's activations instead of every layer's, for about one more forward pass
+   * of compute. Gradients (of inputs and of adapter variables inside the layers) are unchanged.
+   * Calls with a KV cache (generation) are never checkpointed.
+   */
+  enableGradientCheckpointing(options: GradientCheckpointingOptions = {}): void {
+    this.model.gradientCheckpointing = { ...options };
+  }
+
+  disableGradientCheckpointing(): void {
+    this.model.gradientCheckpointing = null;
+  }
+
+  get gradientCheckpointing(): boolean {
+    return this.model.gradientCheckpointing !== null;
+  }
+
+  /**
+   * The training objective alone, for `tf.variableGrads(() => model.loss(batch))`: the mean
+   * next-token cross-entropy, as `forward({ labels }).loss`, but computed over chunks of tokens
+   * (`chunkedCausalLmLoss`), so no [tokens, vocab] logits tensor or gradient is ever whole.
+   */
+  loss(input: CausalLmInput & { labels: TokenBatch }, options: CausalLmLossOptions = {}): tf.Scalar {
+    const { config } = this;
+    const ids = toHostBatch(input.inputIds, 'inputIds');
+    const labels = optionalBatch(input.labels, 'labels', ids)!;
+    assertRange(labels, config.vocabSize, 'labels', [IGNORE_INDEX]);
+    if (input.logitsToKeep) throw new InputError('loss needs every position; do not pass logitsToKeep');
+    if (input.cache) throw new InputError('loss does not take a cache');
     return tf.tidy(() => {
-      const { loss } = this.forward(input);
-      return loss as tf.Scalar;
+      const hidden = this.hiddenStates(input, ids);
+      return chunkedCausalLmLoss(hidden, this.child<Linear>('lm_head'), labels, options);
     });
   }
 }

@@ -1,52 +1,10 @@
-import { type Linear, type LinearLike, Module } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { LlamaForCausalLM } from './model.js';
+import { inject } from './test-support/low-rank.js';
 import { useCpuBackend } from './test-support/tf-cpu.js';
 import { tinyModel } from './test-support/tiny-models.js';
 
 beforeAll(useCpuBackend);
-
-/** A minimal low-rank adapter, standing in for a PEFT method: y = base(x) + x·A·B. */
-class LowRank extends Module implements LinearLike {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  readonly a: tf.Variable;
-  readonly b: tf.Variable;
-
-  constructor(
-    private readonly base: Linear,
-    seed: number,
-  ) {
-    super();
-    this.inFeatures = base.inFeatures;
-    this.outFeatures = base.outFeatures;
-    this.a = this.registerParameter(
-      'a',
-      tf.variable(tf.randomNormal([this.inFeatures, 2], 0, 0.3, 'float32', seed)),
-    );
-    this.b = this.registerParameter(
-      'b',
-      tf.variable(tf.randomNormal([2, this.outFeatures], 0, 0.3, 'float32', seed + 1)),
-    );
-    this.registerModule('base_layer', base);
-  }
-
-  forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const lead = x.shape.slice(0, -1);
-      const x2 = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
-      const delta = tf.matMul(tf.matMul(x2, this.a as tf.Tensor2D), this.b as tf.Tensor2D);
-      return tf.add(this.base.forward(x), tf.reshape(delta, [...lead, this.outFeatures]));
-    });
-  }
-}
-
-function inject(model: LlamaForCausalLM, path: string, seed: number): LowRank {
-  const adapter = new LowRank(model.getSubmodule(path) as Linear, seed);
-  model.setSubmodule(path, adapter);
-  return adapter;
-}
 
 const BATCH = {
   inputIds: [
