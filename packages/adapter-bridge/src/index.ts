@@ -63,14 +63,33 @@ export {
 } from './errors.js';
 export {
   type AnyPeftMethod,
+  type AnyTrainingPeftMethod,
+  isTrainingCapable,
   type LayerContext,
+  MethodContractError,
   type MethodLayer,
+  type MethodOptionSpec,
+  type MethodParameterCounts,
+  type MethodTraining,
+  type ParameterCountTarget,
   PEFT_METHOD_SPECIFICATION_VERSIONS,
   type PeftMethod,
+  type PeftMethodBase,
   type PeftMethodSpecificationVersion,
+  type PeftMethodV1,
+  type PeftMethodV2,
+  requireTrainingCapable,
   type SharedStateContext,
   type TargetLayerInfo,
 } from './method.js';
+export {
+  adapterConfigFromOptions,
+  type GenericMethodOptions,
+  genericMethodOptions,
+  type MethodOptionsInput,
+  methodOptionSpecs,
+  parseTargetModules,
+} from './method-options.js';
 export { modelInfo, type PeftModelInfo } from './model-info.js';
 export { ModuleDict } from './module-dict.js';
 export { isModulesToSaveWrapper, ModulesToSaveWrapper, TrainableLinear } from './modules-to-save.js';
@@ -79,7 +98,9 @@ export { type AdapterConfigInput, getPeftModel, PeftModel } from './peft-model.j
 export { type PythonPattern, type PythonPatternOptions, pythonPattern } from './python-pattern.js';
 export {
   getPeftMethod,
+  methodByName,
   packageForPeftType,
+  registeredMethods,
   registeredPeftTypes,
   registerPeftMethod,
   unregisterPeftMethod,

@@ -1,11 +1,15 @@
-import type { HostTensor, Module, QuantizedLinear } from '@peft/core';
+import { type HostTensor, type Module, type OptionSpec, PeftError, type QuantizedLinear } from '@peft/core';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ParseOptions } from './config/fields.js';
 import type { AdapterConfig } from './config/peft-config.js';
 import type { PyJson } from './config/python-json.js';
 
-/** The versions of the `PeftMethod` contract this bridge understands. */
-export const PEFT_METHOD_SPECIFICATION_VERSIONS = ['v1'] as const;
+/**
+ * The versions of the `PeftMethod` contract this bridge understands. v2 adds what applications need to
+ * train with a method (its name, options, default learning rate, parameter counts); v1 methods still
+ * load, save and merge adapters.
+ */
+export const PEFT_METHOD_SPECIFICATION_VERSIONS = ['v1', 'v2'] as const;
 export type PeftMethodSpecificationVersion = (typeof PEFT_METHOD_SPECIFICATION_VERSIONS)[number];
 
 /** What a method may know about a layer it is about to adapt: where it is and its LOGICAL shape. */
@@ -57,10 +61,11 @@ export interface LayerContext<C extends AdapterConfig, S> extends TargetLayerInf
  * A PEFT method (VeRA, LoRA, ...) as the bridge sees it. The bridge does everything generic: target
  * matching, wrapping, train/eval, enable/disable, several adapters, save/load, merging. The method
  * parses its config, builds per-layer adapters around `QuantizedLinear`s, and owns model-level state.
+ * This part is common to every contract version; `PeftMethod` is the union of the versions.
  *
  * `C` is the parsed config type, `S` the method's per-adapter model-level state (VeRA's projections).
  */
-export interface PeftMethod<C extends AdapterConfig = AdapterConfig, S = unknown> {
+export interface PeftMethodBase<C extends AdapterConfig = AdapterConfig, S = unknown> {
   /** Contract version, so this interface can evolve as a discriminated union. */
   readonly specificationVersion: PeftMethodSpecificationVersion;
   /** PEFT's `peft_type`, e.g. "VERA", "LORA". */
@@ -103,6 +108,95 @@ export interface PeftMethod<C extends AdapterConfig = AdapterConfig, S = unknown
   disposeSharedState?(shared: S, remaining: readonly S[]): void;
 }
 
+/** Contract v1: adapters only (load, save, merge). */
+export interface PeftMethodV1<C extends AdapterConfig = AdapterConfig, S = unknown>
+  extends PeftMethodBase<C, S> {
+  readonly specificationVersion: 'v1';
+}
+
+/** A method option beyond the generic ones, with the `adapter_config.json` field it sets. */
+export interface MethodOptionSpec extends OptionSpec {
+  /** PEFT's field name, e.g. "lora_alpha" for the option "loraAlpha". */
+  readonly configField: string;
+  /**
+   * The config field's value for the option's (checked) value, when they differ: LoRA's
+   * `initLoraWeights` is a string option ("true" | "false" | "gaussian") for a boolean-or-string field.
+   */
+  toConfigValue?(value: unknown): unknown;
+}
+
+/** A layer an adapter will target, as planning sees it: path, LOGICAL shape and whether it has a bias. */
+export interface ParameterCountTarget {
+  readonly path: string;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly bias: boolean;
+}
+
+/** Sizes of one adapter, for planning a run before any weight is loaded. */
+export interface MethodParameterCounts {
+  /** Elements an optimizer updates (adapter tensors, plus the targeted layers' biases the config trains). */
+  readonly trainable: number;
+  /** Elements written to adapter_model.safetensors (trainable ones plus saved frozen state). */
+  readonly saved: number;
+  /** Elements of frozen model-level buffers held in memory (VeRA's shared vera_A / vera_B). */
+  readonly frozenBuffers: number;
+}
+
+/** What an application needs to train with a method (contract v2). */
+export interface MethodTraining<C extends AdapterConfig = AdapterConfig> {
+  /** A learning rate that works for this method out of the box (VeRA 1e-2, LoRA 2e-4). */
+  readonly defaultLearningRate: number;
+  /** Method options beyond the generic targetModules/bias/layersToTransform/modulesToSave, each mapped to its adapter_config field */
+  readonly options: readonly MethodOptionSpec[];
+  /** Trainable and saved parameter counts for `plan`, from the targeted layers' logical shapes */
+  parameterCounts(config: C, targets: readonly ParameterCountTarget[]): MethodParameterCounts;
+}
+
+/** Contract v2: v1 plus a name and what training needs. */
+export interface PeftMethodV2<C extends AdapterConfig = AdapterConfig, S = unknown>
+  extends PeftMethodBase<C, S> {
+  readonly specificationVersion: 'v2';
+  /** Command-line and library name, lower case, e.g. "vera", "lora". */
+  readonly name: string;
+  readonly training: MethodTraining<C>;
+}
+
+/** A PEFT method of any contract version this bridge knows. */
+export type PeftMethod<C extends AdapterConfig = AdapterConfig, S = unknown> =
+  | PeftMethodV1<C, S>
+  | PeftMethodV2<C, S>;
+
 /** Any method, whatever its config and state types (for registries and collections). */
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds methods of unrelated config/state types.
 export type AnyPeftMethod = PeftMethod<any, any>;
+
+/** Any v2 method, whatever its config and state types. */
+// biome-ignore lint/suspicious/noExplicitAny: as AnyPeftMethod.
+export type AnyTrainingPeftMethod = PeftMethodV2<any, any>;
+
+/** True when the method implements contract v2 or later, so it has a name and training information. */
+export function isTrainingCapable(method: AnyPeftMethod): method is AnyTrainingPeftMethod {
+  const m = method as Partial<AnyTrainingPeftMethod>;
+  return method.specificationVersion !== 'v1' && typeof m.name === 'string' && typeof m.training === 'object';
+}
+
+/** A method is used where training information is needed, but its contract version has none. */
+export class MethodContractError extends PeftError {
+  readonly peftType: string;
+
+  constructor(method: AnyPeftMethod) {
+    super(
+      'METHOD_CONTRACT',
+      `method ${method.peftType} from ${method.packageName} implements contract ${method.specificationVersion}; ` +
+        `upgrade it to v2 (add name and training) to use it with peft plan/finetune`,
+    );
+    this.peftType = method.peftType;
+  }
+}
+
+/** The method as a v2 method, or a MethodContractError saying it must be upgraded. */
+export function requireTrainingCapable(method: AnyPeftMethod): AnyTrainingPeftMethod {
+  if (isTrainingCapable(method)) return method;
+  throw new MethodContractError(method);
+}

@@ -47,15 +47,15 @@ describe('method registry', () => {
   });
 
   it('says which package to upgrade: the bridge for a newer method, the method package for an older one', () => {
-    const newer = { ...toyMethod, specificationVersion: 'v2' } as unknown as AnyPeftMethod;
+    const newer = { ...toyMethod, specificationVersion: 'v3' } as unknown as AnyPeftMethod;
     expect(() => registerPeftMethod(newer)).toThrow(
-      'PEFT method "TOY" from @peft/toy implements specification version "v2", but this @peft/adapter-bridge ' +
-        'supports "v1". Upgrade @peft/adapter-bridge: PEFT method "TOY" from @peft/toy was built for a newer ' +
+      'PEFT method "TOY" from @peft/toy implements specification version "v3", but this @peft/adapter-bridge ' +
+        'supports "v1", "v2". Upgrade @peft/adapter-bridge: PEFT method "TOY" from @peft/toy was built for a newer ' +
         'contract than this one knows.',
     );
     const older = { ...toyMethod, specificationVersion: 'v0' } as unknown as AnyPeftMethod;
     expect(() => registerPeftMethod(older)).toThrow(
-      /Upgrade @peft\/toy to a release built for "v1": it was built for an older contract/,
+      /Upgrade @peft\/toy to a release built for "v2": it was built for an older contract/,
     );
     const garbled = { ...toyMethod, specificationVersion: 1 } as unknown as AnyPeftMethod;
     expect(() => registerPeftMethod(garbled)).toThrow(
