@@ -182,6 +182,46 @@ describe('several adapters, enable/disable, train/eval', () => {
     peft.dispose();
   });
 
+  it('freezes every adapter tensor while disabled and restores exactly the earlier trainable set', async () => {
+    const model = new TinyLlamaForCausalLM({ layers: 1 });
+    const peft = getPeftModel(
+      model,
+      toyConfig({ target_modules: ['q_proj', 'v_proj'], modules_to_save: ['lm_head'] }),
+    );
+    peft.addAdapter('other', toyConfig({ target_modules: ['q_proj'] }));
+    const trainable = () => peft.namedTrainableVariables().map(([p]) => p);
+    // A variable the user froze by hand stays frozen after a disable/enable round trip.
+    const frozenByHand = peft
+      .namedTrainableVariables()
+      .find(([p]) => p === 'model.layers.0.self_attn.v_proj.adapters.default.u')![1];
+    frozenByHand.trainable = false;
+    const before = trainable();
+    expect(before).toContain('lm_head.modules_to_save.default.weight');
+    expect(before).toContain('model.layers.0.self_attn.q_proj.adapters.default.u');
+    expect(before).not.toContain('model.layers.0.self_attn.v_proj.adapters.default.u');
+
+    peft.disableAdapters();
+    expect(trainable()).toEqual([]);
+    peft.disableAdapters(); // twice: still restores the set from before the first call
+    peft.enableAdapters();
+    expect(trainable()).toEqual(before);
+
+    expect(peft.withAdaptersDisabled(() => trainable())).toEqual([]);
+    expect(await peft.withAdaptersDisabled(async () => trainable())).toEqual([]);
+    expect(trainable()).toEqual(before);
+
+    // Switching adapters while disabled keeps everything frozen; enabling gives the new adapter's set.
+    peft.disableAdapters();
+    peft.setAdapter('other');
+    expect(trainable()).toEqual([]);
+    peft.enableAdapters();
+    expect(trainable()).toEqual([
+      'model.layers.0.self_attn.q_proj.adapters.other.u',
+      'model.layers.0.self_attn.q_proj.adapters.other.v',
+    ]);
+    peft.dispose();
+  });
+
   it('switches dropout with train/eval on every adapter layer', () => {
     const model = new TinyLlamaForCausalLM({ layers: 1 });
     const peft = getPeftModel(model, toyConfig({ target_modules: ['q_proj'], dropout: 0.5 }));
@@ -235,6 +275,35 @@ describe('merge, unmerge, unload', () => {
     expect(() => peft.setAdapter('default')).toThrow(/unloaded or disposed/);
     x.dispose();
     model.dispose();
+  });
+
+  it('warns once that there is nothing to do when every adapter is already merged (PEFT)', () => {
+    const model = new TinyLlamaForCausalLM({ layers: 1 });
+    const x = input();
+    const peft = getPeftModel(model, toyConfig({ target_modules: 'all-linear', scale: 0.5 }));
+    peft.addAdapter('extra', toyConfig({ target_modules: ['q_proj'] }));
+    peft.merge();
+    expect(warnings.filter((w) => w.code === 'ALREADY_MERGED')).toEqual([]);
+    const merged = values(model.forward(x));
+    const q = () =>
+      (model.getSubmodule('model.layers.0.self_attn.q_proj') as unknown as { base: DenseLinear }).base;
+    const mergedW = values(q().dequantize());
+
+    peft.merge();
+    expect(warnings).toEqual([
+      { code: 'ALREADY_MERGED', message: 'All adapters are already merged, nothing to do.' },
+    ]);
+    // Nothing was merged a second time.
+    expect(values(q().dequantize())).toEqual(mergedW);
+    expect(values(model.forward(x))).toEqual(merged);
+
+    warnings.length = 0;
+    peft.merge(['default', 'extra']);
+    expect(warnings.map((w) => w.message)).toEqual([
+      'Already following adapters were merged default. You are now additionally merging extra.',
+    ]);
+    x.dispose();
+    peft.dispose();
   });
 
   it('unmerges a layer merged while adapters are disabled on its next call, as PEFT does', () => {

@@ -29,6 +29,8 @@ export class PeftModel {
   private readonly sharedStates = new Map<string, unknown>();
   private active: string[] = [];
   private adaptersDisabled = false;
+  /** While adapters are disabled: the variables that were trainable, restored by `enableAdapters`. */
+  private trainableBeforeDisable: Set<tf.Variable> | null = null;
   private method: AnyPeftMethod | null = null;
   private released = false;
 
@@ -282,7 +284,11 @@ export class PeftModel {
     }
   }
 
-  /** Runs the base model alone until `enableAdapters` (merged adapters are unmerged first, as in PEFT). */
+  /**
+   * Runs the base model alone until `enableAdapters` (merged adapters are unmerged first, as in PEFT).
+   * Nothing is trainable meanwhile (PEFT turns `requires_grad` off): an optimizer step taken while
+   * disabled changes no adapter. `enableAdapters` restores exactly the trainable set of before.
+   */
   disableAdapters(): void {
     this.assertUsable();
     for (const [, layer] of this.adapterLayers()) {
@@ -290,6 +296,7 @@ export class PeftModel {
       layer.disabled = true;
     }
     for (const [, wrapper] of this.modulesToSaveWrappers()) wrapper.disabled = true;
+    if (!this.adaptersDisabled) this.freezeWhileDisabled();
     this.adaptersDisabled = true;
   }
 
@@ -297,7 +304,19 @@ export class PeftModel {
     this.assertUsable();
     for (const [, layer] of this.adapterLayers()) layer.disabled = false;
     for (const [, wrapper] of this.modulesToSaveWrappers()) wrapper.disabled = false;
+    const before = this.trainableBeforeDisable;
+    if (this.adaptersDisabled && before) {
+      for (const [, variable] of this.model.namedParameters()) variable.trainable = before.has(variable);
+    }
+    this.trainableBeforeDisable = null;
     this.adaptersDisabled = false;
+  }
+
+  /** Remembers which variables are trainable, then freezes them all. */
+  private freezeWhileDisabled(): void {
+    const trainable = this.namedTrainableVariables().map(([, v]) => v);
+    this.trainableBeforeDisable = new Set(trainable);
+    for (const variable of trainable) variable.trainable = false;
   }
 
   /**
@@ -355,6 +374,8 @@ export class PeftModel {
         if (path === 'bias' || path.endsWith('.bias')) variable.trainable = true;
       }
     }
+    // Changed while disabled (setAdapter, addAdapter): this becomes the set enabling restores.
+    if (this.adaptersDisabled) this.freezeWhileDisabled();
   }
 
   /** The variables an optimizer should update, with their paths in the model tree. */
@@ -383,7 +404,24 @@ export class PeftModel {
     this.assertUsable();
     const names = adapterNames ? [...adapterNames] : [...this.active];
     for (const n of names) this.requireAdapter(n);
-    for (const [, layer] of this.adapterLayers()) layer.merge(names);
+    const layers = this.adapterLayers().map(([, layer]) => layer);
+    const pending = (layer: AdapterLayer) =>
+      names.filter((n) => layer.hasAdapter(n) && !layer.mergedAdapters.includes(n));
+    const merged = [...new Set(layers.flatMap((layer) => layer.mergedAdapters))];
+    if (merged.length > 0) {
+      // PEFT's check_adapters_to_merge warnings, once for the model rather than once per layer.
+      const additional = [...new Set(layers.flatMap(pending))];
+      if (additional.length === 0) {
+        warn('ALREADY_MERGED', 'All adapters are already merged, nothing to do.');
+        return;
+      }
+      warn(
+        'ALREADY_MERGED',
+        `Already following adapters were merged ${merged.join(',')}. ` +
+          `You are now additionally merging ${additional.join(',')}.`,
+      );
+    }
+    for (const layer of layers) layer.merge(names);
   }
 
   /** Restores every merged layer exactly as it was before merging. */
