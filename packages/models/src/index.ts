@@ -14,7 +14,7 @@ export { type FinishReason, type GenerateOptions, type GenerateResult, generate 
 export { parseGenerationConfig } from './generation-config.js';
 export { KvCache } from './kv-cache.js';
 export { type CheckpointLayout, checkpointLayout, type LinearSpec } from './layout.js';
-export { type LoadOptions, loadLlama } from './load.js';
+export { type LoadOptions, loadLlama, type QuantizeLinear, type QuantizeLinearContext } from './load.js';
 export { causalLmLoss, IGNORE_INDEX } from './loss.js';
 export { type CausalLmInput, type CausalLmOutput, LlamaForCausalLM, LlamaModel } from './model.js';
 export { loadPretrained, type PretrainedFiles, type PretrainedModel } from './pretrained.js';

@@ -2,6 +2,7 @@ import {
   ConfigError,
   DenseLinear,
   detectLinearFormat,
+  type HostTensor,
   isFloatDType,
   Linear,
   loadLinear,
@@ -24,9 +25,33 @@ import { RMSNorm } from './layers/rms-norm.js';
 import { checkpointLayout, isIgnoredTensor, type LinearSpec, layerPrefix } from './layout.js';
 import { LlamaForCausalLM, LlamaModel } from './model.js';
 
+/** What `LoadOptions.quantizeLinear` is told about the layer whose weight it gets. */
+export interface QuantizeLinearContext {
+  /** Module path, e.g. "model.layers.0.self_attn.q_proj" or "lm_head". */
+  readonly path: string;
+  /** The layer's bias as stored, or null. */
+  readonly bias: HostTensor | null;
+}
+
+/**
+ * Turns one dense projection weight [out, in], as read from the checkpoint (F32, F16 or BF16 on the
+ * host), into the layer to use instead, e.g. a 4-bit one; `null` keeps the layer dense.
+ */
+export type QuantizeLinear = (weight: HostTensor, context: QuantizeLinearContext) => QuantizedLinear | null;
+
 export interface LoadOptions {
   /** Reject tensors the model does not use (default true); `false` skips them. */
   strict?: boolean;
+  /**
+   * Quantize on load: called for every projection stored as plain float weights (layers a registered
+   * format already reads, such as a `*-bnb-4bit` checkpoint's, are not passed), one at a time, right
+   * after its weight is read. A layer it returns is used as is: no dense tf tensor of that weight is
+   * ever made, and the host copy is dropped before the next layer is read, so a model larger than
+   * memory in float32 loads in its quantized size. The caller brings the quantizer (this package
+   * imports none), e.g. with @peft/quant-bnb4:
+   * `(w, { path, bias }) => path === 'lm_head' ? null : Bnb4Linear.quantize(w, { bias, name: path })`.
+   */
+  quantizeLinear?: QuantizeLinear;
 }
 
 /**
@@ -53,7 +78,7 @@ export async function loadLlama(
   try {
     const linears = new Map<string, Linear>();
     for (const spec of layout.linears) {
-      const linear = new Linear(await readLinear(source, spec));
+      const linear = new Linear(await readLinear(source, spec, options.quantizeLinear));
       owned.push(linear);
       linears.set(spec.path, linear);
     }
@@ -125,9 +150,14 @@ function assemble(
   return new LlamaForCausalLM(config, { model, lmHead: get(linears, 'lm_head') });
 }
 
-async function readLinear(source: TensorSource, spec: LinearSpec): Promise<QuantizedLinear> {
+async function readLinear(
+  source: TensorSource,
+  spec: LinearSpec,
+  quantize: QuantizeLinear | undefined,
+): Promise<QuantizedLinear> {
   const prefix = `${spec.path}.`;
   const format = detectLinearFormat(source, prefix);
+  let layer: QuantizedLinear;
   if (!format) {
     const key = `${prefix}weight`;
     const info = source.info(key);
@@ -140,7 +170,8 @@ async function readLinear(source: TensorSource, spec: LinearSpec): Promise<Quant
       );
     }
   }
-  const layer = await loadLinear(source, prefix);
+  if (!format && quantize) layer = await quantizeOnLoad(source, spec, quantize);
+  else layer = await loadLinear(source, prefix);
   if (layer.outFeatures !== spec.outFeatures || layer.inFeatures !== spec.inFeatures) {
     layer.dispose();
     throw new ShapeMismatchError(
@@ -158,6 +189,41 @@ async function readLinear(source: TensorSource, spec: LinearSpec): Promise<Quant
     );
   }
   return layer;
+}
+
+/** Reads one float weight (and bias) on the host and hands it to the caller's quantizer; dense if it declines. */
+async function quantizeOnLoad(
+  source: TensorSource,
+  spec: LinearSpec,
+  quantize: QuantizeLinear,
+): Promise<QuantizedLinear> {
+  const key = `${spec.path}.weight`;
+  const weight = await source.get(key);
+  if (
+    weight.shape.length !== 2 ||
+    weight.shape[0] !== spec.outFeatures ||
+    weight.shape[1] !== spec.inFeatures
+  ) {
+    throw new ShapeMismatchError(
+      `${source.name}: "${key}" has shape ${JSON.stringify(weight.shape)}, the config needs [${spec.outFeatures}, ${spec.inFeatures}]`,
+    );
+  }
+  const biasKey = `${spec.path}.bias`;
+  const bias = source.has(biasKey) ? await source.get(biasKey) : null;
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== spec.outFeatures)) {
+    throw new ShapeMismatchError(
+      `${source.name}: "${biasKey}" has shape ${JSON.stringify(bias.shape)}, expected [${spec.outFeatures}]`,
+    );
+  }
+  const quantized = quantize(weight, { path: spec.path, bias });
+  if (quantized) return quantized;
+  const w = tf.tensor2d(toFloat32(weight), [spec.outFeatures, spec.inFeatures]);
+  const b = bias ? tf.tensor1d(toFloat32(bias)) : null;
+  try {
+    return new DenseLinear(w, b, { storageDType: weight.dtype });
+  } finally {
+    tf.dispose(b ? [w, b] : [w]);
+  }
 }
 
 async function readFloatTensor(
