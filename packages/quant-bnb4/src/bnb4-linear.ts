@@ -12,11 +12,12 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { HOST_DTYPE_OF } from './dequantize.js';
 import { Bnb4FormatError } from './errors.js';
+import { checkQuantStateValues } from './quant-state-values.js';
 import { type Bnb4QuantizeOptions, quantize4bit } from './quantize.js';
 import { bnb4StateDict } from './state-dict.js';
 import { dequantizationCode } from './tables.js';
 import type { Bnb4DType, Bnb4QuantType, Bnb4Tensor } from './types.js';
-import { blockCount, NESTED_BLOCKSIZE } from './types.js';
+import { BNB4_NESTED_BLOCKSIZES, blockCount, NESTED_BLOCKSIZE } from './types.js';
 import { bytesToWords, wordsToBytes } from './words.js';
 
 /** A bias as a layer accepts it; a host tensor also fixes the dtype `stateDict` writes it back in. */
@@ -93,6 +94,13 @@ export class Bnb4Linear implements QuantizedLinear {
     this.biasDType = bias1d.dtype;
     const nested = state.nested;
     if (nested) {
+      if (!BNB4_NESTED_BLOCKSIZES.includes(nested.blocksize)) {
+        throw new Bnb4FormatError(
+          this.name,
+          'weight.quant_state',
+          `nested blocksize ${nested.blocksize} is not one of ${BNB4_NESTED_BLOCKSIZES.join(', ')}`,
+        );
+      }
       if (nested.codes.length !== blocks) {
         throw new Bnb4FormatError(
           this.name,
@@ -121,6 +129,19 @@ export class Bnb4Linear implements QuantizedLinear {
         `${state.absmax?.length ?? 0} values for ${blocks} blocks`,
       );
     }
+    checkQuantStateValues(
+      state,
+      {
+        absmax: 'weight.absmax',
+        quantMap: 'weight.quant_map',
+        nestedAbsmax: 'weight.nested_absmax',
+        nestedQuantMap: 'weight.nested_quant_map',
+        quantState: 'weight.quant_state',
+      },
+      (tensor, detail) => {
+        throw new Bnb4FormatError(this.name, tensor, detail);
+      },
+    );
 
     this.weights = {
       packed: tf.tensor1d(bytesToWords(tensor.packed), 'int32'),

@@ -6,9 +6,11 @@ import { pythonFloatRepr } from './python-float.js';
 import {
   BNB4_BLOCKSIZES,
   BNB4_DTYPES,
+  BNB4_NESTED_BLOCKSIZES,
   BNB4_QUANT_TYPES,
   type Bnb4DType,
   type Bnb4QuantType,
+  numelOf,
 } from './types.js';
 
 /** The fields of the JSON blob, in bitsandbytes' insertion order. */
@@ -90,18 +92,24 @@ export function decodeQuantStateJson(
   if (!Array.isArray(shape) || !shape.every(isPositiveInteger)) {
     fail(`shape ${JSON.stringify(shape)} is not a list of positive integers`);
   }
+  if (!Number.isSafeInteger(numelOf(shape as number[])))
+    fail(`shape ${JSON.stringify(shape)} has more elements than any tensor can hold`);
 
   let nested: Bnb4QuantStateJson['nested'] = null;
   const hasNested = 'nested_offset' in obj || 'nested_blocksize' in obj || 'nested_dtype' in obj;
   if (hasNested) {
     const nestedBlocksize = obj['nested_blocksize'];
-    if (!isPositiveInteger(nestedBlocksize))
-      fail(`nested_blocksize ${JSON.stringify(nestedBlocksize)} is not a positive integer`);
+    if (!BNB4_NESTED_BLOCKSIZES.includes(nestedBlocksize as number))
+      fail(
+        `nested_blocksize ${JSON.stringify(nestedBlocksize)} is not one of ${BNB4_NESTED_BLOCKSIZES.join(', ')} ` +
+          '(bitsandbytes writes 256)',
+      );
     const nestedDtype = obj['nested_dtype'] ?? 'float32';
     if (nestedDtype !== 'float32') fail(`nested_dtype ${JSON.stringify(nestedDtype)} is not "float32"`);
     const offset = obj['nested_offset'];
-    if (typeof offset !== 'number' || !Number.isFinite(offset)) {
-      fail(`nested_offset ${JSON.stringify(offset)} is not a finite number`);
+    // bitsandbytes keeps the offset as float32: 1e300 is finite text but an infinite offset.
+    if (typeof offset !== 'number' || !Number.isFinite(Math.fround(offset))) {
+      fail(`nested_offset ${JSON.stringify(offset)} is not a finite float32`);
     }
     // bitsandbytes rebuilds the offset as a float32 tensor from the float64 text.
     nested = {

@@ -13,6 +13,7 @@ import {
 } from '@peft/core';
 import { Bnb4FormatError } from './errors.js';
 import { decodeQuantStateJson, encodeQuantStateJson } from './quant-state-json.js';
+import { checkQuantStateValues, quantStateNames } from './quant-state-values.js';
 import { BNB4_QUANT_TYPES, type Bnb4QuantState, type Bnb4Tensor, numelOf } from './types.js';
 
 /** The key of the JSON blob that marks `${prefix}weight` as a bitsandbytes 4-bit weight. */
@@ -21,6 +22,8 @@ export function quantStateKey(prefix: string, quantType: string): string {
 }
 
 const QUANT_STATE_PREFIX = 'weight.quant_state.bitsandbytes__';
+/** A quant-state JSON blob is a few hundred bytes; a bigger one is not read. */
+const MAX_QUANT_STATE_BYTES = 1 << 16;
 
 /** True if the tensors under `prefix` carry a bitsandbytes 4-bit quant state (of any type name). */
 export function hasBnb4QuantState(source: Pick<TensorSource, 'has' | 'keys'>, prefix: string): boolean {
@@ -81,17 +84,33 @@ export async function readBnb4Tensor(
   const stateKey = stateKeys[0]!;
   const typeFromKey = stateKey.slice((prefix + QUANT_STATE_PREFIX).length);
 
-  const get = async (key: string, dtypes: readonly DType[], numel?: number): Promise<HostTensor> => {
+  // dtype and size are checked on the listing before any tensor is read, so a lying quant state cannot make
+  // the reader allocate more than the file holds; the data read must then agree with the listing.
+  const get = async (
+    key: string,
+    dtypes: readonly DType[],
+    numel?: number,
+    maxNumel = Number.POSITIVE_INFINITY,
+  ): Promise<HostTensor> => {
     if (!source.has(key)) fail(key, `missing (required by ${stateKey})`);
-    const t = await source.get(key);
-    if (!dtypes.includes(t.dtype)) fail(key, `dtype ${t.dtype}, expected ${dtypes.join(' or ')}`);
-    if (numel !== undefined && numElements(t.shape) !== numel) {
-      fail(key, `has ${numElements(t.shape)} elements (shape ${JSON.stringify(t.shape)}), expected ${numel}`);
+    const info = source.info(key);
+    if (!dtypes.includes(info.dtype)) fail(key, `dtype ${info.dtype}, expected ${dtypes.join(' or ')}`);
+    const count = numElements(info.shape);
+    if (numel !== undefined && count !== numel) {
+      fail(key, `has ${count} elements (shape ${JSON.stringify(info.shape)}), expected ${numel}`);
     }
+    if (count > maxNumel)
+      fail(key, `has ${count} elements, more than the ${maxNumel} a quant state may have`);
+    const t = await source.get(key);
+    if (t.dtype !== info.dtype || t.data.byteLength !== count * bytesPerElement(info.dtype))
+      fail(
+        key,
+        `holds ${t.data.byteLength} bytes of ${t.dtype}, not the ${info.dtype}${JSON.stringify(info.shape)} listed`,
+      );
     return t;
   };
 
-  const blob = await get(stateKey, ['U8']);
+  const blob = await get(stateKey, ['U8'], undefined, MAX_QUANT_STATE_BYTES);
   const json = decodeQuantStateJson(blob.data, where(stateKey), typeFromKey);
   const n = numelOf(json.shape);
   const blocks = Math.ceil(n / json.blocksize);
@@ -142,6 +161,8 @@ export async function readBnb4Tensor(
     }
     state = { ...base, absmax: toFloat32(absmax), nested: null };
   }
+
+  checkQuantStateValues(state, quantStateNames(prefix, stateKey), fail);
 
   const biasKey = `${prefix}bias`;
   let bias: HostTensor | null = null;

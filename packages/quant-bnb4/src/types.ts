@@ -13,6 +13,8 @@ export const BNB4_BLOCKSIZES: readonly number[] = [32, 64, 128, 256, 512, 1024, 
 export const DEFAULT_BLOCKSIZE = 64;
 /** Double quantization always groups the absmax statistics in blocks of 256. */
 export const NESTED_BLOCKSIZE = 256;
+/** Blocksizes bitsandbytes' 8-bit `quantize_blockwise` supports: what a file's nested_blocksize may be. */
+export const BNB4_NESTED_BLOCKSIZES: readonly number[] = [64, 128, 256, 512, 1024, 2048, 4096];
 
 /** Second-level (double) quantization of the per-block absmax values. */
 export interface Bnb4NestedState {

@@ -55,6 +55,11 @@ describe('Bnb4Weights', () => {
     const w = weights(true);
     expect(() => bnb4Dequantize({ ...w, nestedCode: null })).toThrow(/weights\.nestedCode is missing/);
     expect(() => bnb4Dequantize({ ...w, blocksize: 48 })).toThrow(ConfigError);
+    // Past int32 the wasm kernels' block division wraps (2^31: negative, 2^32: zero).
+    for (const nestedBlocksize of [2 ** 31, 2 ** 32, 0, 1.5])
+      expect(() => bnb4Dequantize({ ...w, nestedBlocksize })).toThrow(
+        /weights\.nestedBlocksize must be a whole number from 1 to 1073741824/,
+      );
     const floatCodes = tf.zeros([1]) as tf.Tensor1D;
     expect(() => bnb4Dequantize({ ...w, absmax: floatCodes })).toThrow(
       /weights\.absmax is float32 \[1\], expected int32 \[1\]/,

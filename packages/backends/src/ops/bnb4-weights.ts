@@ -55,6 +55,9 @@ function expectTensor(
   }
 }
 
+/** The largest nested blocksize the kernels take (bitsandbytes writes 256). */
+const MAX_NESTED_BLOCKSIZE = 2 ** 30;
+
 /** Throws a typed error naming the field when `w` is not a consistent Bnb4Weights. */
 export function validateBnb4Weights(w: Bnb4Weights, op: string): void {
   const { outFeatures: N, inFeatures: K, blocksize } = w;
@@ -85,9 +88,14 @@ export function validateBnb4Weights(w: Bnb4Weights, op: string): void {
     expectTensor(op, 'absmax', w.absmax, 'float32', nb, `one scale per block of ${blocksize}`);
     return;
   }
-  if (!Number.isInteger(w.nestedBlocksize) || w.nestedBlocksize <= 0) {
+  // The wasm kernels divide block indices by it in int32: 2^31 would wrap negative, 2^32 to zero.
+  if (
+    !Number.isInteger(w.nestedBlocksize) ||
+    w.nestedBlocksize <= 0 ||
+    w.nestedBlocksize > MAX_NESTED_BLOCKSIZE
+  ) {
     throw new ConfigError(
-      `${op}: weights.nestedBlocksize must be a positive integer, got ${w.nestedBlocksize}`,
+      `${op}: weights.nestedBlocksize must be a whole number from 1 to ${MAX_NESTED_BLOCKSIZE}, got ${w.nestedBlocksize}`,
     );
   }
   if (!Number.isFinite(w.offset))
