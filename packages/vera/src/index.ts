@@ -20,3 +20,4 @@ export {
   type VeraSharedState,
   veraMethod,
 } from './model.js';
+export { veraParameterCounts, veraTraining } from './training.js';

@@ -1,5 +1,6 @@
 import {
-  type PeftMethod,
+  assertAdapterTensorFits,
+  type PeftMethodV2,
   type SharedStateContext,
   type TargetLayerInfo,
   TargetModulesError,
@@ -9,6 +10,7 @@ import { ConfigError, fromFloat32, type HostTensor, toFloat32, veraProjections }
 import * as tf from '@tensorflow/tfjs-core';
 import { parseVeraConfig, VERA_PEFT_TYPE, type VeraConfig, veraConfigToJson } from './config.js';
 import { VeraLayer } from './layer.js';
+import { veraTraining } from './training.js';
 
 /**
  * The shared random projections, held transposed for the forward pass: `aT` = vera_Aᵀ [maxIn, r],
@@ -105,6 +107,16 @@ function createSharedState(context: SharedStateContext<VeraConfig, VeraSharedSta
     );
   }
   const { maxIn, maxOut } = findVeraDims(targets);
+  // Before drawing: r comes from the config file and the projections are r x the widest layer.
+  const where = `VeRA adapter "${context.adapterName}"`;
+  assertAdapterTensorFits({ tensor: 'vera_A', shape: [config.r, maxIn], field: 'r', value: config.r, where });
+  assertAdapterTensorFits({
+    tensor: 'vera_B',
+    shape: [maxOut, config.r],
+    field: 'r',
+    value: config.r,
+    where,
+  });
   const { A, B } = veraProjections({
     seed: config.projection_prng_key,
     r: config.r,
@@ -136,9 +148,10 @@ const IGNORED_PROJECTION =
   'save_projection is false, so the projections are regenerated from projection_prng_key (as in PEFT)';
 
 /** VeRA as a `PeftMethod` (PEFT's `VeraModel`: shared projections, layer creation, saved keys). */
-export const veraMethod: PeftMethod<VeraConfig, VeraSharedState> = {
-  specificationVersion: 'v1',
+export const veraMethod: PeftMethodV2<VeraConfig, VeraSharedState> = {
+  specificationVersion: 'v2',
   peftType: VERA_PEFT_TYPE,
+  name: 'vera',
   packageName: '@peft/vera',
   prefix: 'vera_lambda_',
   biasOnly: 'vera_only',
@@ -191,4 +204,5 @@ export const veraMethod: PeftMethod<VeraConfig, VeraSharedState> = {
           ['vera_B', IGNORED_PROJECTION],
         ]),
   disposeSharedState: (shared) => release(shared.projections),
+  training: veraTraining,
 };
