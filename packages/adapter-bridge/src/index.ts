@@ -97,6 +97,11 @@ export { countParameters, formatParameterSummary, type ParameterCounts } from '.
 export { type AdapterConfigInput, getPeftModel, PeftModel } from './peft-model.js';
 export { type PythonPattern, type PythonPatternOptions, pythonPattern } from './python-pattern.js';
 export {
+  type AdapterTensorSize,
+  assertAdapterTensorFits,
+  MAX_ADAPTER_TENSOR_ELEMENTS,
+} from './tensor-limits.js';
+export {
   getPeftMethod,
   methodByName,
   packageForPeftType,
