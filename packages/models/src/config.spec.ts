@@ -215,4 +215,36 @@ describe('inverseFrequencies', () => {
     const base = 10000 * (2 * 2 - 1) ** (8 / 6);
     for (const [i, v] of longer.entries()) expect(v).toBeCloseTo(1 / base ** ((2 * i) / 8), 15);
   });
+
+  it('llama3 as Llama-3.2-1B configures it: values computed by hand from the published rule', () => {
+    const c = parseLlamaConfig({
+      ...BASE,
+      hidden_size: 2048,
+      num_attention_heads: 32,
+      head_dim: 64,
+      rope_theta: 500000,
+      max_position_embeddings: 131072,
+      rope_scaling: {
+        rope_type: 'llama3',
+        factor: 32,
+        low_freq_factor: 1,
+        high_freq_factor: 4,
+        original_max_position_embeddings: 8192,
+      },
+    });
+    const f = inverseFrequencies(c, 1);
+    expect(f).toHaveLength(32);
+    // θ_i = 500000^(-i/32); wavelength 2π/θ_i below 8192/4 = 2048 keeps θ_i, above 8192/1 divides it by
+    // 32, in between mixes the two with s = (8192/wavelength − 1) / (4 − 1).
+    const expected: [number, number][] = [
+      [0, 1],
+      [14, 0.003211445994752591], // wavelength 1956: kept
+      [15, 0.001290547928209264], // s = 0.592849
+      [16, 0.00042955679655936815], // s = 0.281283
+      [17, 9.70828780262767e-5], // s = 0.074527
+      [18, 1.9461638184831125e-5], // wavelength 10089: θ/32
+      [31, 9.41830672543491e-8],
+    ];
+    for (const [i, value] of expected) expect(f[i]! / value - 1, `θ_${i}`).toBeCloseTo(0, 12);
+  });
 });

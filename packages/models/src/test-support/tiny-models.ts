@@ -54,6 +54,27 @@ export const TINY_CONFIGS: Record<string, Record<string, unknown>> = {
     tie_word_embeddings: true,
     initializer_range: 0.2,
   },
+  'llama head_dim unlike hidden / heads, llama3 scaling as Llama-3.2': {
+    model_type: 'llama',
+    vocab_size: 45,
+    hidden_size: 24,
+    intermediate_size: 40,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    // q_proj is [32, 24] and o_proj [24, 32]: head_dim is not hidden_size / num_attention_heads (6).
+    head_dim: 8,
+    rope_theta: 500000,
+    rope_scaling: {
+      rope_type: 'llama3',
+      factor: 32,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 16,
+    },
+    tie_word_embeddings: true,
+    initializer_range: 0.2,
+  },
   'llama linear scaling, attention and mlp bias': {
     model_type: 'llama',
     vocab_size: 40,
