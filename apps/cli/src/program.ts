@@ -1,36 +1,32 @@
-import { PeftError } from '@peft/core';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import './cli/builtins.js';
+import { loadPlugins, pluginsRequested } from './cli/plugins.js';
 import { commands } from './commands/index.js';
-import { CommandExit, EXIT } from './exit-codes.js';
+import { EXIT } from './exit-codes.js';
+import { reportError } from './report-error.js';
 
 /** Builds the `peft` program; every command lives in its own file under `commands/`. */
 export function buildProgram(): Command {
   const program = new Command('peft')
     .description('Parameter-efficient fine-tuning and 4-bit quantization for TypeScript')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .option(
+      '--plugin <package-or-path>',
+      'load a method or quantizer package first (repeatable; also PEFT_PLUGINS=a,b); its methods and quantizers join every command',
+    );
   for (const register of commands) register(program);
   return program;
 }
 
 /** Runs the CLI and returns the process exit code (see exit-codes.ts) instead of exiting, so tests can call it. */
 export async function runCli(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    await loadPlugins(pluginsRequested(argv.slice(2)));
+    const program = buildProgram();
     await program.parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof CommandExit) return err.exitCode;
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    if (err instanceof PeftError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return EXIT.badInput;
-    }
-    process.stderr.write(
-      `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    return EXIT.internal;
+    return reportError(err);
   }
 }

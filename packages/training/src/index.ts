@@ -1,5 +1,39 @@
+// Public surface of @peft/training (browser-safe): the training run, evaluation, batching, data rows,
+// schedules, checkpoints stores and run fingerprints. Runs on model folders and files: '@peft/training/node'.
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { type Batch, BatchSampler, makeBatch, type SamplerState, sequentialBatches } from './batches.js';
+export {
+  type CheckpointData,
+  type CheckpointStore,
+  checkTrainerState,
+  type LogEntry,
+  MemoryCheckpointStore,
+  TRAINER_STATE_FORMAT,
+  type TrainerState,
+} from './checkpoint-store.js';
+export { type EvalResult, type EvaluableModel, type EvaluateOptions, evaluate } from './evaluate.js';
+export { canonicalJson, describeRunDifferences, fingerprintHash, sha256Hex } from './fingerprint.js';
 export { DataFormatError, type JsonlRow, parseJsonl, tokenizeRows } from './jsonl.js';
 export { type LearningRateSchedule, learningRateAt, type ScheduleKind } from './schedule.js';
+export {
+  findResumePoint,
+  ResumeError,
+  type RunStart,
+  runDescription,
+  type StepProgress,
+  type TrainCallbacks,
+  type TrainOptions,
+  type TrainResult,
+  train,
+} from './train.js';
+export type { TrainableModel } from './trainable.js';
 export { type StepResult, Trainer, type TrainerOptions } from './trainer.js';
+export {
+  DEFAULT_REPORTING,
+  defaultOptimisation,
+  type OptimisationOptions,
+  optimisationPart,
+  type ReportingOptions,
+  resolveTrainingArguments,
+  type TrainingArguments,
+} from './training-arguments.js';

@@ -1,14 +1,15 @@
-// Option declarations and parsers the fine-tuning commands share (commander), so every command spells
-// and checks `--method`, `--r`, `--quantize`, `--backend`, ... the same way.
-import { BNB4_BLOCKSIZES } from '@peft/quant-bnb4';
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type LoadBaseModelOptions, QUANTIZE_CHOICES, type QuantizeChoice } from '../base-model.js';
+// Option declarations the model commands share (commander). Method and quantizer flags come from the
+// registries: each registered method (contract v2) and quantizer declares its options, and they appear
+// here without any edit to this app.
 import {
-  METHOD_NAMES,
-  type MethodOptions,
-  misplacedMethodOptions,
-  parseTargetModules,
-} from '../method-config.js';
+  type AnyTrainingPeftMethod,
+  isTrainingCapable,
+  type MethodOptionSpec,
+  methodOptionSpecs,
+  registeredMethods,
+} from '@peft/adapter-bridge';
+import { type OptionSpec, optionFlag, parseOptionValue, registeredQuantizers } from '@peft/core';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 
 export function intArg(min: number): (value: string) => number {
   return (value) => {
@@ -28,40 +29,6 @@ export function numberArg(check: (n: number) => boolean, expected: string): (val
 }
 
 export const positiveNumber = numberArg((n) => n > 0, 'a positive number');
-export const probability = numberArg((n) => n >= 0 && n < 1, 'a number in [0, 1)');
-
-function intList(value: string): number[] {
-  const parts = value.split(',').map((s) => s.trim());
-  const ints = parts.map(Number);
-  if (parts.some((p) => p === '') || ints.some((n) => !Number.isSafeInteger(n) || n < 0)) {
-    throw new InvalidArgumentError('expected comma-separated non-negative integers, e.g. 0,1,2');
-  }
-  return ints;
-}
-
-function nameList(value: string): string[] {
-  const names = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (names.length === 0) throw new InvalidArgumentError('expected comma-separated module names');
-  return names;
-}
-
-function targetModules(value: string): string[] | string {
-  try {
-    return parseTargetModules(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
-
-function initLoraWeights(value: string): boolean | 'gaussian' {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  if (value === 'gaussian') return 'gaussian';
-  throw new InvalidArgumentError('expected true, false or gaussian');
-}
 
 function kernelThreads(value: string): number | 'auto' {
   if (value === 'auto') return 'auto';
@@ -87,103 +54,135 @@ export function addBackendOption(command: Command): Command {
     );
 }
 
-export function addQuantizeOptions(command: Command, what: string): Command {
-  return command
-    .addOption(
-      new Option(
-        '--quantize <type>',
-        `quantize the dense linear layers (not lm_head) to bitsandbytes 4-bit after loading, ${what}`,
-      )
-        .choices([...QUANTIZE_CHOICES])
-        .default('none'),
-    )
-    .option(
-      '--blocksize <n>',
-      `absmax block size for --quantize (${BNB4_BLOCKSIZES.join(', ')})`,
-      (value: string) => {
-        const n = Number(value);
-        if (!BNB4_BLOCKSIZES.includes(n))
-          throw new InvalidArgumentError(`must be one of ${BNB4_BLOCKSIZES.join(', ')}`);
-        return n;
-      },
-      64,
-    )
-    .option('--no-double-quant', 'with --quantize: keep the absmax statistics in float32');
-}
-
-export function quantizeOptionsFrom(opts: {
-  quantize: QuantizeChoice;
-  blocksize: number;
-  doubleQuant: boolean;
-}): LoadBaseModelOptions & { quantize: QuantizeChoice } {
-  return { quantize: opts.quantize, blocksize: opts.blocksize, doubleQuant: opts.doubleQuant };
-}
-
-/** The method options (`--method`, `--r`, `--target-modules`, ...), PEFT's field names in the help. */
-export function addMethodOptions(command: Command): Command {
-  return command
-    .addOption(new Option('--method <name>', 'PEFT method').choices(METHOD_NAMES).default('vera'))
-    .option('--r <n>', 'rank (r); default 256 for VeRA, 8 for LoRA (PEFT defaults)', intArg(1))
-    .option(
-      '--target-modules <modules>',
-      'target_modules: comma-separated names (exact or dotted suffix), "all-linear", or a regex matched ' +
-        "against whole module paths; default: the method's default for the model type (q_proj,v_proj for Llama)",
-      targetModules,
-    )
-    .option('--dropout <p>', 'vera_dropout / lora_dropout (default 0)', probability)
-    .addOption(new Option('--bias <which>', 'bias: none, all, or vera_only / lora_only'))
-    .option('--layers-to-transform <indices>', 'layers_to_transform: comma-separated layer indices', intList)
-    .option(
-      '--modules-to-save <names>',
-      'modules_to_save: linear layers trained in full, e.g. lm_head',
-      nameList,
-    )
-    .option('--d-initial <value>', 'VeRA d_initial (default 0.1)', numberArg(Number.isFinite, 'a number'))
-    .option('--projection-prng-key <n>', 'VeRA projection_prng_key (default 0)', intArg(0))
-    .option(
-      '--no-save-projection',
-      'VeRA save_projection false: regenerate vera_A/vera_B from the key on load',
-    )
-    .option('--lora-alpha <n>', 'LoRA lora_alpha (default 8)', positiveNumber)
-    .option('--use-rslora', 'LoRA use_rslora: scale by alpha / sqrt(r)')
-    .option('--init-lora-weights <how>', 'LoRA init_lora_weights: true, false or gaussian', initLoraWeights);
-}
-
-/** The method flags as commander parses them: `MethodOptions`, with `--no-save-projection` always set. */
-export type MethodCliOptions = MethodOptions & { saveProjection: boolean };
-
-/** The method option keys, as commander names them (camelCase of the flags). */
-const METHOD_KEYS = [
-  'method',
-  'r',
-  'targetModules',
-  'dropout',
-  'bias',
-  'layersToTransform',
-  'modulesToSave',
-  'dInitial',
-  'projectionPrngKey',
-  'saveProjection',
-  'loraAlpha',
-  'useRslora',
-  'initLoraWeights',
-] as const;
-
-/** Method options as `MethodOptions`; a flag of the other method is a usage error (exit code 2). */
-export function methodOptionsFrom(command: Command, opts: MethodCliOptions): MethodOptions {
-  const options: MethodOptions = { method: opts.method };
-  for (const key of METHOD_KEYS) {
-    if (key === 'saveProjection' || opts[key] === undefined) continue;
-    Object.assign(options, { [key]: opts[key] });
+/** A commander option for an option spec: booleans that default to true become `--no-<flag>`. */
+function specOption(spec: OptionSpec, description: string): Option {
+  const flag = optionFlag(spec);
+  if (spec.type === 'boolean') {
+    return spec.default === true
+      ? new Option(`--no-${flag.slice(2)}`, description)
+      : new Option(flag, description);
   }
-  // `--no-save-projection` makes commander default the value to true; only its use is an option.
-  if (!opts.saveProjection) options.saveProjection = false;
-  const problems = misplacedMethodOptions(options);
-  if (problems.length > 0) command.error(`error: ${problems.join('; ')}`);
-  return options;
+  return new Option(`${flag} <value>`, description).argParser((raw: string) => {
+    try {
+      return parseOptionValue(spec, raw);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  });
+}
+
+/** Specs of the same name from several plug-ins become one flag; its help says which take it. */
+function mergedSpecs<S extends OptionSpec>(
+  owners: readonly { name: string; specs: readonly S[] }[],
+): Map<string, { spec: S; help: string[] }> {
+  const merged = new Map<string, { spec: S; help: string[] }>();
+  for (const owner of owners) {
+    for (const spec of owner.specs) {
+      const entry = merged.get(spec.name) ?? { spec, help: [] };
+      const shown = spec.default === undefined ? '' : ` (default ${String(spec.default)})`;
+      entry.help.push(`${owner.name}: ${spec.description}${shown}`);
+      merged.set(spec.name, entry);
+    }
+  }
+  return merged;
+}
+
+/** The registered methods that implement contract v2 (name, options, defaults). */
+export function trainingMethods(): AnyTrainingPeftMethod[] {
+  return registeredMethods().filter(isTrainingCapable);
+}
+
+const GENERIC_METHOD_KEYS = new Set(['targetModules', 'bias', 'layersToTransform', 'modulesToSave']);
+
+/** `--method` and every registered method's options, PEFT's field names in the help. */
+export function addMethodOptions(command: Command): Command {
+  const methods = trainingMethods();
+  command.addOption(
+    new Option('--method <name>', 'PEFT method (from the registered method packages)')
+      .choices(methods.map((m) => m.name))
+      .default('vera'),
+  );
+  const merged = mergedSpecs<MethodOptionSpec>(
+    methods.map((m) => ({ name: m.name, specs: methodOptionSpecs(m) })),
+  );
+  for (const [name, { spec, help }] of merged) {
+    // Generic options read the same for every method; say it once.
+    const description = GENERIC_METHOD_KEYS.has(name) ? spec.description : help.join('; ');
+    command.addOption(
+      name === 'targetModules'
+        ? new Option('--target-modules <modules>', description)
+        : specOption(spec, description),
+    );
+  }
+  return command;
+}
+
+/** The method option keys that flags can set (every registered method's). */
+function methodOptionKeys(): string[] {
+  return [...new Set(trainingMethods().flatMap((m) => methodOptionSpecs(m).map((s) => s.name)))];
+}
+
+/** The method options given on the command line, by name (for `adapterConfigFromOptions`). */
+export function methodOptionsFrom(
+  command: Command,
+  opts: Record<string, unknown>,
+): { method: string; options: Record<string, unknown> } {
+  const method = String(opts['method']);
+  const options: Record<string, unknown> = {};
+  for (const key of methodFlagsGiven(command)) options[key] = opts[key];
+  const chosen = trainingMethods().find((m) => m.name === method);
+  if (chosen) {
+    const own = new Set(methodOptionSpecs(chosen).map((s) => s.name));
+    const misplaced = Object.keys(options).filter((k) => !own.has(k));
+    if (misplaced.length > 0) {
+      command.error(
+        `error: ${misplaced.map((k) => `${optionFlag({ name: k })} does not apply to --method ${method}`).join('; ')}`,
+      );
+    }
+  }
+  return { method, options };
 }
 
 /** The method options given on the command line, to refuse them beside `--adapter-config` / `--adapter`. */
 export function methodFlagsGiven(command: Command): string[] {
-  return METHOD_KEYS.filter((k) => command.getOptionValueSource(k) === 'cli');
+  return methodOptionKeys().filter((k) => command.getOptionValueSource(k) === 'cli');
+}
+
+/** `--quantize` with every registered quantizer, and their options. */
+export function addQuantizeOptions(
+  command: Command,
+  what: string,
+  defaultChoice: string | null = 'none',
+): Command {
+  const quantizers = registeredQuantizers();
+  const option = new Option(
+    '--quantize <type>',
+    `quantize the dense linear layers (not lm_head) after loading, ${what}: ${quantizers.map((q) => `${q.name} (${q.description})`).join('; ')}`,
+  ).choices(['none', ...quantizers.map((q) => q.name)]);
+  command.addOption(defaultChoice === null ? option : option.default(defaultChoice));
+  for (const [, { spec, help }] of mergedSpecs(quantizers.map((q) => ({ name: q.name, specs: q.options })))) {
+    command.addOption(specOption(spec, `with --quantize ${help.join('; ')}`));
+  }
+  return command;
+}
+
+/** `--quantize` and the quantizer options given on the command line. */
+export function quantizeOptionsFrom(
+  command: Command,
+  opts: Record<string, unknown>,
+): { quantize: string; quantizeOptions: Record<string, unknown> } {
+  const quantize = (opts['quantize'] as string | undefined) ?? 'none';
+  const quantizeOptions: Record<string, unknown> = {};
+  const keys = new Set(registeredQuantizers().flatMap((q) => q.options.map((o) => o.name)));
+  for (const key of keys) if (command.getOptionValueSource(key) === 'cli') quantizeOptions[key] = opts[key];
+  const chosen = registeredQuantizers().find((q) => q.name === quantize);
+  // Without a quantizer the options have nothing to apply to, and are left out.
+  if (!chosen) return { quantize, quantizeOptions: {} };
+  const misplaced = Object.keys(quantizeOptions).filter((k) => !chosen.options.some((o) => o.name === k));
+  if (misplaced.length > 0) {
+    command.error(
+      `error: ${misplaced.map((k) => `${optionFlag({ name: k })} does not apply to --quantize ${quantize}`).join('; ')}`,
+    );
+  }
+  return { quantize, quantizeOptions };
 }

@@ -1,8 +1,9 @@
 // What the fine-tuning commands print: warnings, training progress and sizes. stdout carries results;
 // progress, warnings and notes go to stderr, so `peft eval --json > out.json` stays clean.
 import { setWarningHandler } from '@peft/adapter-bridge';
+import type { StepProgress } from '@peft/training';
+import type { FinetuneCallbacks, FinetuneStart } from '@peft/training/node';
 import { SingleBar } from 'cli-progress';
-import type { FinetuneCallbacks, RunStart, StepProgress } from '../train.js';
 
 export function note(text: string): void {
   process.stderr.write(`${text}\n`);
@@ -86,7 +87,7 @@ export function progressReporter(): FinetuneCallbacks & { stop(): void } {
     note(text);
   };
   return {
-    onStart(info: RunStart) {
+    onStart(info: FinetuneStart) {
       const schemes = Object.entries(info.schemes)
         .map(([scheme, n]) => `${n} ${scheme}`)
         .join(', ');

@@ -8,7 +8,7 @@ import {
   useBackendForTests,
   writeJsonl,
   writeTinyModel,
-} from '../finetune/test-support/model-folder.js';
+} from '../test-support/model-folder.js';
 import { runPeft, tempDir } from './test-support/checkpoints.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -1,14 +1,8 @@
+import { evaluateFolder } from '@peft/training/node';
 import type { Command } from 'commander';
-import type { QuantizeChoice } from '../finetune/base-model.js';
-import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
-import {
-  addBackendOption,
-  addQuantizeOptions,
-  intArg,
-  quantizeOptionsFrom,
-} from '../finetune/cli/options.js';
-import { note, warningsToStderr } from '../finetune/cli/output.js';
-import { evaluateFolder } from '../finetune/evaluate-folder.js';
+import { type BackendOptions, startBackend } from '../cli/backend.js';
+import { addBackendOption, addQuantizeOptions, intArg, quantizeOptionsFrom } from '../cli/options.js';
+import { note, warningsToStderr } from '../cli/output.js';
 
 export function registerEvalCommand(program: Command): void {
   const command = program
@@ -37,21 +31,21 @@ export function registerEvalCommand(program: Command): void {
         adapter?: string;
         batchSize: number;
         seqLen?: number;
-        quantize: QuantizeChoice;
-        blocksize: number;
-        doubleQuant: boolean;
         json?: boolean;
-      } & BackendOptions,
+      } & BackendOptions &
+        Record<string, unknown>,
     ) => {
+      const quantize = quantizeOptionsFrom(command, opts);
       const restore = warningsToStderr();
       try {
         await startBackend(opts, note);
-        const result = await evaluateFolder(modelDir, {
+        const result = await evaluateFolder({
+          model: modelDir,
           data: opts.data,
           ...(opts.adapter ? { adapter: opts.adapter } : {}),
           batchSize: opts.batchSize,
           ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
-          ...quantizeOptionsFrom(opts),
+          ...quantize,
         });
         process.stdout.write(
           opts.json

@@ -1,17 +1,16 @@
 import { cp, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSafetensors } from '@peft/core';
+import { type FinetuneOptions, finetune, type MethodOptions } from '@peft/training/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { adapterConfigFromOptions, type MethodOptions } from '../finetune/method-config.js';
 import {
   SENTENCES,
   textRows,
   useBackendForTests,
   writeJsonl,
   writeTinyModel,
-} from '../finetune/test-support/model-folder.js';
-import { type FinetuneOptions, runFinetune } from '../finetune/train.js';
+} from '../test-support/model-folder.js';
 import { runPeft, tempDir } from './test-support/checkpoints.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -97,7 +96,7 @@ describe('peft finetune on kernel threads', () => {
   });
 });
 
-describe('runFinetune: stop and resume', () => {
+describe('finetune(): stop and resume', () => {
   const methods: [string, MethodOptions][] = [
     ['LoRA', { method: 'lora', r: 4, targetModules: 'all-linear', dropout: 0.3, initLoraWeights: false }],
     ['VeRA', { method: 'vera', r: 8, targetModules: ['q_proj', 'down_proj'], dropout: 0.3 }],
@@ -107,10 +106,10 @@ describe('runFinetune: stop and resume', () => {
     '%s with dropout: stopped at step 3 of 6 and resumed, the adapter is bit-identical to a straight run',
     async (_name, method) => {
       const common = (outputDir: string): FinetuneOptions => ({
-        modelDir,
-        trainData,
-        outputDir,
-        adapter: adapterConfigFromOptions(method),
+        model: modelDir,
+        data: trainData,
+        output: outputDir,
+        ...method,
         steps: 6,
         batchSize: 2,
         seed: 7,
@@ -118,16 +117,17 @@ describe('runFinetune: stop and resume', () => {
         saveEvery: 0,
       });
       const straightDir = join(tmp.dir, 'straight');
-      const straight = await runFinetune(common(straightDir));
+      const straight = await finetune(common(straightDir));
       expect(straight).toMatchObject({ completed: true, step: 6, adapterDir: straightDir });
 
       const stoppedDir = join(tmp.dir, 'stopped');
       const controller = new AbortController();
       // Aborted from a timer, as a Ctrl-C handler would: the run yields between steps and stops after step 3.
-      const stopped = await runFinetune(
-        { ...common(stoppedDir), signal: controller.signal },
-        { onStep: (p) => p.step === 3 && setTimeout(() => controller.abort(), 0) },
-      );
+      const stopped = await finetune({
+        ...common(stoppedDir),
+        signal: controller.signal,
+        callbacks: { onStep: (p) => p.step === 3 && setTimeout(() => controller.abort(), 0) },
+      });
       expect(stopped).toMatchObject({ completed: false, step: 3, adapterDir: null });
       expect((await readdir(stoppedDir)).sort()).toEqual(['checkpoint-3']);
       const state = JSON.parse(
@@ -137,7 +137,7 @@ describe('runFinetune: stop and resume', () => {
       expect(state.adapter_random.seed).toBe(7);
       expect(state.adapter_random.draws).toBeGreaterThan(0);
 
-      const resumed = await runFinetune({ ...common(stoppedDir), resume: true });
+      const resumed = await finetune({ ...common(stoppedDir), resume: true });
       expect(resumed).toMatchObject({ completed: true, step: 6 });
       const a = await adapterFile(straightDir);
       const b = await adapterFile(stoppedDir);
@@ -153,25 +153,21 @@ describe('runFinetune: stop and resume', () => {
   it('holds tf.memory().numTensors flat across steps and frees everything at the end', async () => {
     const before = tf.memory().numTensors;
     const counts: number[] = [];
-    await runFinetune(
-      {
-        modelDir,
-        trainData,
-        evalData,
-        outputDir: join(tmp.dir, 'memory'),
-        adapter: adapterConfigFromOptions({
-          method: 'lora',
-          r: 4,
-          targetModules: 'all-linear',
-          dropout: 0.1,
-        }),
-        steps: 6,
-        batchSize: 3,
-        evalEvery: 2,
-        saveEvery: 3,
-      },
-      { onStep: () => counts.push(tf.memory().numTensors) },
-    );
+    await finetune({
+      model: modelDir,
+      data: trainData,
+      evalData,
+      output: join(tmp.dir, 'memory'),
+      method: 'lora',
+      r: 4,
+      targetModules: 'all-linear',
+      dropout: 0.1,
+      steps: 6,
+      batchSize: 3,
+      evalEvery: 2,
+      saveEvery: 3,
+      callbacks: { onStep: () => counts.push(tf.memory().numTensors) },
+    });
     expect(counts).toHaveLength(6);
     expect(new Set(counts.slice(1)).size).toBe(1);
     expect(tf.memory().numTensors).toBe(before);
@@ -180,20 +176,20 @@ describe('runFinetune: stop and resume', () => {
   it('lowers the loss of the model it trains', async () => {
     const stepLosses: number[] = [];
     // One batch holds the whole data set, so step 1's loss is the untrained model's loss on it.
-    const result = await runFinetune(
-      {
-        modelDir,
-        trainData,
-        evalData: trainData,
-        outputDir: join(tmp.dir, 'learn'),
-        adapter: adapterConfigFromOptions({ method: 'lora', r: 8, targetModules: 'all-linear' }),
-        steps: 20,
-        batchSize: SENTENCES.length,
-        learningRate: 3e-2,
-        saveEvery: 0,
-      },
-      { onStep: (p) => stepLosses.push(p.loss) },
-    );
+    const result = await finetune({
+      model: modelDir,
+      data: trainData,
+      evalData: trainData,
+      output: join(tmp.dir, 'learn'),
+      method: 'lora',
+      r: 8,
+      targetModules: 'all-linear',
+      steps: 20,
+      batchSize: SENTENCES.length,
+      learningRate: 3e-2,
+      saveEvery: 0,
+      callbacks: { onStep: (p) => stepLosses.push(p.loss) },
+    });
     expect(stepLosses).toHaveLength(20);
     expect(result.eval!.loss).toBeLessThan(stepLosses[0]! - 0.5);
   });

@@ -1,34 +1,28 @@
-import type { AdapterConfig } from '@peft/adapter-bridge';
-import type { ScheduleKind } from '@peft/training';
+import { optionFlag } from '@peft/core';
+import { DEFAULT_REPORTING, type ScheduleKind } from '@peft/training';
+import { type FinetuneOptions, type FinetuneSummary, finetune } from '@peft/training/node';
 import { type Command, Option } from 'commander';
-import { CommandExit, EXIT } from '../exit-codes.js';
-import type { QuantizeChoice } from '../finetune/base-model.js';
-import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
+import { type BackendOptions, startBackend } from '../cli/backend.js';
 import {
   addBackendOption,
   addMethodOptions,
   addQuantizeOptions,
   intArg,
-  type MethodCliOptions,
   methodFlagsGiven,
   methodOptionsFrom,
   numberArg,
   positiveNumber,
   quantizeOptionsFrom,
-} from '../finetune/cli/options.js';
-import { formatDuration, note, progressReporter, warningsToStderr } from '../finetune/cli/output.js';
-import { adapterConfigFromOptions, readAdapterConfigFile } from '../finetune/method-config.js';
-import { DEFAULT_REPORTING, type FinetuneResult, runFinetune } from '../finetune/train.js';
+} from '../cli/options.js';
+import { formatDuration, note, progressReporter, warningsToStderr } from '../cli/output.js';
+import { CommandExit, EXIT } from '../exit-codes.js';
 
-interface FinetuneCliOptions extends MethodCliOptions, BackendOptions {
+interface FinetuneCliOptions extends BackendOptions {
   data: string;
   evalData?: string;
   output: string;
   adapterConfig?: string;
   adapter?: string;
-  quantize: QuantizeChoice;
-  blocksize: number;
-  doubleQuant: boolean;
   steps?: number;
   lr?: number;
   batchSize?: number;
@@ -46,27 +40,31 @@ interface FinetuneCliOptions extends MethodCliOptions, BackendOptions {
   json?: boolean;
 }
 
-/** The new adapter's config, or the folder to start from; the three ways to say it exclude each other. */
-async function adapterSource(
+/** The new adapter's method options, or the config file or folder to start from; the three exclude each other. */
+function adapterSource(
   command: Command,
-  opts: FinetuneCliOptions,
-): Promise<{ adapter: AdapterConfig } | { startFrom: string }> {
+  opts: FinetuneCliOptions & Record<string, unknown>,
+): Partial<Pick<FinetuneOptions, 'method' | 'methodOptions' | 'adapterConfig' | 'adapter'>> {
   const given = opts.adapterConfig ?? opts.adapter;
-  if (!given) return { adapter: adapterConfigFromOptions(methodOptionsFrom(command, opts)) };
+  if (!given) {
+    const { method, options } = methodOptionsFrom(command, opts);
+    return { method, methodOptions: options };
+  }
   const flag = opts.adapterConfig ? '--adapter-config' : '--adapter';
   if (opts.adapterConfig && opts.adapter)
     command.error('error: give --adapter or --adapter-config, not both');
   const clashes = methodFlagsGiven(command);
-  if (clashes.length > 0) {
-    const flags = clashes.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  if (clashes.length > 0 || command.getOptionValueSource('method') === 'cli') {
+    const flags = [
+      ...(command.getOptionValueSource('method') === 'cli' ? ['--method'] : []),
+      ...clashes.map((k) => optionFlag({ name: k })),
+    ];
     command.error(`error: ${flag} gives the whole adapter config; drop ${flags.join(', ')}`);
   }
-  return opts.adapterConfig
-    ? { adapter: await readAdapterConfigFile(opts.adapterConfig) }
-    : { startFrom: given };
+  return opts.adapterConfig ? { adapterConfig: opts.adapterConfig } : { adapter: given };
 }
 
-function summary(result: FinetuneResult, seconds: number): string {
+function summary(result: FinetuneSummary, seconds: number): string {
   const lines = [
     `trained ${result.step}/${result.totalSteps} steps in ${formatDuration(seconds)}` +
       (result.lastLoss === null ? '' : `; last training loss ${result.lastLoss.toFixed(4)}`),
@@ -110,7 +108,11 @@ export function registerFinetuneCommand(program: Command): void {
   addQuantizeOptions(command, 'as QLoRA does');
   command
     .option('--steps <n>', 'optimizer steps (default 100)', intArg(1))
-    .option('--lr <rate>', 'peak learning rate (default 1e-2 for VeRA, 2e-4 for LoRA)', positiveNumber)
+    .option(
+      '--lr <rate>',
+      "peak learning rate (default: the method's, e.g. 1e-2 for VeRA, 2e-4 for LoRA)",
+      positiveNumber,
+    )
     .option('--batch-size <n>', 'sequences per step (default 8)', intArg(1))
     .option(
       '--seq-len <n>',
@@ -166,8 +168,9 @@ export function registerFinetuneCommand(program: Command): void {
     '\nCtrl-C stops after the current step and writes a checkpoint (exit code 130); --resume continues it\n' +
       'and ends with exactly the adapter an uninterrupted run gives.',
   );
-  command.action(async (modelDir: string, opts: FinetuneCliOptions) => {
-    const source = await adapterSource(command, opts);
+  command.action(async (modelDir: string, opts: FinetuneCliOptions & Record<string, unknown>) => {
+    const source = adapterSource(command, opts);
+    const quantize = quantizeOptionsFrom(command, opts);
     const restoreWarnings = warningsToStderr();
     await startBackend(opts, note);
     const controller = new AbortController();
@@ -179,34 +182,32 @@ export function registerFinetuneCommand(program: Command): void {
     process.on('SIGINT', onSigint);
     const reporter = progressReporter();
     const started = Date.now();
-    let result: FinetuneResult;
+    let result: FinetuneSummary;
     try {
-      result = await runFinetune(
-        {
-          modelDir,
-          trainData: opts.data,
-          ...(opts.evalData ? { evalData: opts.evalData } : {}),
-          outputDir: opts.output,
-          ...source,
-          ...quantizeOptionsFrom(opts),
-          ...(opts.steps === undefined ? {} : { steps: opts.steps }),
-          ...(opts.lr === undefined ? {} : { learningRate: opts.lr }),
-          ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
-          ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
-          ...(opts.seed === undefined ? {} : { seed: opts.seed }),
-          ...(opts.schedule === undefined ? {} : { schedule: opts.schedule }),
-          ...(opts.warmupSteps === undefined ? {} : { warmupSteps: opts.warmupSteps }),
-          ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
-          ...(opts.maxGradNorm === undefined ? {} : { maxGradNorm: opts.maxGradNorm }),
-          evalEvery: opts.evalEvery,
-          saveEvery: opts.saveEvery,
-          keepCheckpoints: opts.keepCheckpoints,
-          resume: opts.resume ?? false,
-          overwrite: opts.overwrite ?? false,
-          signal: controller.signal,
-        },
-        reporter,
-      );
+      result = await finetune({
+        model: modelDir,
+        data: opts.data,
+        ...(opts.evalData ? { evalData: opts.evalData } : {}),
+        output: opts.output,
+        ...source,
+        ...quantize,
+        ...(opts.steps === undefined ? {} : { steps: opts.steps }),
+        ...(opts.lr === undefined ? {} : { learningRate: opts.lr }),
+        ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
+        ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
+        ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+        ...(opts.schedule === undefined ? {} : { schedule: opts.schedule }),
+        ...(opts.warmupSteps === undefined ? {} : { warmupSteps: opts.warmupSteps }),
+        ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
+        ...(opts.maxGradNorm === undefined ? {} : { maxGradNorm: opts.maxGradNorm }),
+        evalEvery: opts.evalEvery,
+        saveEvery: opts.saveEvery,
+        keepCheckpoints: opts.keepCheckpoints,
+        resume: opts.resume ?? false,
+        overwrite: opts.overwrite ?? false,
+        signal: controller.signal,
+        callbacks: reporter,
+      });
     } finally {
       reporter.stop();
       process.off('SIGINT', onSigint);

@@ -3,12 +3,7 @@ import { fromPretrained as loadAdapter } from '@peft/adapter-bridge/node';
 import { type GenerateOptions, generate } from '@peft/models';
 import { fromPretrained } from '@peft/models/node';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  textRows,
-  useBackendForTests,
-  writeJsonl,
-  writeTinyModel,
-} from '../finetune/test-support/model-folder.js';
+import { textRows, useBackendForTests, writeJsonl, writeTinyModel } from '../test-support/model-folder.js';
 import { runPeft, tempDir } from './test-support/checkpoints.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -1,15 +1,14 @@
+import { generateText } from '@peft/training/node';
 import type { Command } from 'commander';
-import type { QuantizeChoice } from '../finetune/base-model.js';
-import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
+import { type BackendOptions, startBackend } from '../cli/backend.js';
 import {
   addBackendOption,
   addQuantizeOptions,
   intArg,
   numberArg,
   quantizeOptionsFrom,
-} from '../finetune/cli/options.js';
-import { note, warningsToStderr } from '../finetune/cli/output.js';
-import { generateFromFolder } from '../finetune/generate-text.js';
+} from '../cli/options.js';
+import { note, warningsToStderr } from '../cli/output.js';
 
 interface GenerateCliOptions extends BackendOptions {
   prompt: string;
@@ -19,9 +18,6 @@ interface GenerateCliOptions extends BackendOptions {
   topK?: number;
   topP?: number;
   seed: number;
-  quantize: QuantizeChoice;
-  blocksize: number;
-  doubleQuant: boolean;
   json?: boolean;
 }
 
@@ -54,11 +50,13 @@ export function registerGenerateCommand(program: Command): void {
   addQuantizeOptions(command, 'to generate as a 4-bit fine-tuning run saw the model');
   command.option('--json', 'print one JSON object: prompt, text, completion, tokens, finishReason');
   addBackendOption(command);
-  command.action(async (modelDir: string, opts: GenerateCliOptions) => {
+  command.action(async (modelDir: string, opts: GenerateCliOptions & Record<string, unknown>) => {
+    const quantize = quantizeOptionsFrom(command, opts);
     const restore = warningsToStderr();
     try {
       await startBackend(opts, note);
-      const result = await generateFromFolder(modelDir, {
+      const result = await generateText({
+        model: modelDir,
         prompt: opts.prompt,
         ...(opts.adapter ? { adapter: opts.adapter } : {}),
         ...(opts.maxNewTokens === undefined ? {} : { maxNewTokens: opts.maxNewTokens }),
@@ -66,7 +64,7 @@ export function registerGenerateCommand(program: Command): void {
         ...(opts.topK === undefined ? {} : { topK: opts.topK }),
         ...(opts.topP === undefined ? {} : { topP: opts.topP }),
         seed: opts.seed,
-        ...quantizeOptionsFrom(opts),
+        ...quantize,
       });
       process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${result.text}\n`);
     } finally {

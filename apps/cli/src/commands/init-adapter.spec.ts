@@ -4,7 +4,7 @@ import { fromPretrained as loadAdapter } from '@peft/adapter-bridge/node';
 import { parseSafetensors, toFloat32 } from '@peft/core';
 import { fromPretrained } from '@peft/models/node';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { useBackendForTests, writeTinyModel } from '../finetune/test-support/model-folder.js';
+import { useBackendForTests, writeTinyModel } from '../test-support/model-folder.js';
 import { runPeft, tempDir } from './test-support/checkpoints.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -1,20 +1,25 @@
+import { initAdapter } from '@peft/training/node';
 import type { Command } from 'commander';
-import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
-import { addBackendOption, intArg } from '../finetune/cli/options.js';
-import { note, warningsToStderr } from '../finetune/cli/output.js';
-import { initAdapter } from '../finetune/init-adapter.js';
-import { readAdapterConfigFile } from '../finetune/method-config.js';
+import { type BackendOptions, startBackend } from '../cli/backend.js';
+import {
+  addBackendOption,
+  addMethodOptions,
+  intArg,
+  methodFlagsGiven,
+  methodOptionsFrom,
+} from '../cli/options.js';
+import { note, warningsToStderr } from '../cli/output.js';
 
 export function registerInitAdapterCommand(program: Command): void {
   const command = program
     .command('init-adapter')
     .description(
-      'Create an untrained adapter for a model from a PEFT adapter_config.json and save it in PEFT format',
+      'Create an untrained adapter for a model, from a PEFT adapter_config.json or the method options, and save it in PEFT format',
     )
     .argument('<model-dir>', 'Hugging Face model folder')
-    .requiredOption(
+    .option(
       '--config <adapter_config.json>',
-      'a PEFT adapter config (VERA or LORA; any peft_type whose package is installed)',
+      'a PEFT adapter config (any peft_type whose package is registered) instead of the method options',
     )
     .requiredOption(
       '-o, --output <adapter-dir>',
@@ -22,27 +27,41 @@ export function registerInitAdapterCommand(program: Command): void {
     )
     .option('--seed <n>', 'seed of random initial weights (LoRA lora_A): same seed, same file', intArg(0), 0)
     .option('--overwrite', 'replace an adapter already in --output');
+  addMethodOptions(command);
   addBackendOption(command);
   command.action(
     async (
       modelDir: string,
       opts: {
-        config: string;
+        config?: string;
         output: string;
         seed: number;
         overwrite?: boolean;
-      } & BackendOptions,
+      } & BackendOptions &
+        Record<string, unknown>,
     ) => {
+      let source: { adapterConfig: string } | { method: string; methodOptions: Record<string, unknown> };
+      if (opts.config) {
+        if (methodFlagsGiven(command).length > 0 || command.getOptionValueSource('method') === 'cli') {
+          command.error('error: --config gives the whole adapter config; drop the method options');
+        }
+        source = { adapterConfig: opts.config };
+      } else {
+        const { method, options } = methodOptionsFrom(command, opts);
+        source = { method, methodOptions: options };
+      }
       const restore = warningsToStderr();
       try {
-        const config = await readAdapterConfigFile(opts.config);
         await startBackend(opts, note);
-        const report = await initAdapter(modelDir, config, opts.output, {
+        const report = await initAdapter({
+          model: modelDir,
+          output: opts.output,
+          ...source,
           seed: opts.seed,
           overwrite: opts.overwrite ?? false,
         });
         process.stdout.write(
-          `${config.peft_type} adapter on ${report.targetedLayers} layers: ${report.parameterSummary}\n` +
+          `${report.peftType} adapter on ${report.targetedLayers} layers: ${report.parameterSummary}\n` +
             `written: ${report.written.join(', ')}\n`,
         );
       } finally {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { fromFloat32 } from '@peft/core';
+import { fromFloat32, hostTensor, type StateDict } from '@peft/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { f16, readFileDict, runPeft, tempDir, values, writeFileDict } from './test-support/checkpoints.js';
 
@@ -66,5 +66,22 @@ describe('peft inspect', () => {
     const run = await runPeft('inspect', path);
     expect(run.code).toBe(3);
     expect(run.stderr).toContain('junk.safetensors');
+  });
+
+  it('prints the table of a file with 150,000 tensors (more than a call can take as arguments)', async () => {
+    const count = 150_000;
+    const dict: StateDict = new Map();
+    for (let i = 0; i < count; i++) dict.set(`t.${i}`, hostTensor('U8', [1], new Uint8Array([i & 255])));
+    dict.set(`t.${count}.a_longer_name_that_sets_the_column_width`, hostTensor('U8', [1], new Uint8Array(1)));
+    const path = join(tmp.dir, 'many.safetensors');
+    await writeFileDict(path, dict);
+    const run = await runPeft('inspect', path);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toContain(`${count + 1} tensors, 0 bitsandbytes 4-bit weights, ${count + 1} bytes`);
+    expect(lines).toHaveLength(2 + count + 1);
+    // Every row is padded to the widest name, so the dtype column lines up.
+    const column = `t.${count}.a_longer_name_that_sets_the_column_width`.length + 2;
+    expect(lines.find((l) => l.startsWith('t.7 '))).toBe(`${'t.7'.padEnd(column)}U8     [1]`);
   });
 });

@@ -7,12 +7,7 @@ import type { LlamaForCausalLM } from '@peft/models';
 import { fromPretrained } from '@peft/models/node';
 import { dequantize4bitFloat32, quantize4bit, readBnb4Tensor } from '@peft/quant-bnb4';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  textRows,
-  useBackendForTests,
-  writeJsonl,
-  writeTinyModel,
-} from '../finetune/test-support/model-folder.js';
+import { textRows, useBackendForTests, writeJsonl, writeTinyModel } from '../test-support/model-folder.js';
 import { runPeft, tempDir } from './test-support/checkpoints.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;

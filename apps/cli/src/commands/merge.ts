@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { type BackendOptions, startBackend } from '../finetune/cli/backend.js';
-import { addBackendOption } from '../finetune/cli/options.js';
-import { note, warningsToStderr } from '../finetune/cli/output.js';
+import { type BackendOptions, startBackend } from '../cli/backend.js';
+import { addBackendOption } from '../cli/options.js';
+import { note, warningsToStderr } from '../cli/output.js';
 import { mergeAdapterIntoFolder } from '../finetune/merge.js';
 
 export function registerMergeCommand(program: Command): void {

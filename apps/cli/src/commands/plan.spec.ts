@@ -1,15 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type AdapterConfig, getPeftModel } from '@peft/adapter-bridge';
-import { isLinear } from '@peft/core';
+import { type AdapterConfig, adapterConfigFromOptions, getPeftModel } from '@peft/adapter-bridge';
+import { getQuantizer, isLinear } from '@peft/core';
 import { openSafetensorsFile } from '@peft/core/node';
 import { checkpointLayout, type LlamaForCausalLM } from '@peft/models';
 import { fromPretrained } from '@peft/models/node';
 import { quantizeModule } from '@peft/quant-bnb4';
+import { type MethodOptions, moduleCandidates, planFineTuning } from '@peft/training/node';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { adapterConfigFromOptions, type MethodOptions } from '../finetune/method-config.js';
-import { bnb4WeightBytes, moduleCandidates, planFineTuning } from '../finetune/plan.js';
-import { TINY_CONFIG, useBackendForTests, writeTinyModel } from '../finetune/test-support/model-folder.js';
+import { TINY_CONFIG, useBackendForTests, writeTinyModel } from '../test-support/model-folder.js';
 import { runPeft, tempDir } from './test-support/checkpoints.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -124,9 +123,10 @@ describe('peft plan on Llama-2-7B (config only)', () => {
     ];
     const blocks = perLayer.map((n) => n / 64);
     const tables = 32 * 7 * 64;
-    expect(bytes.nf4).toBe(weights / 2 + (weights / 64) * 4 + tables + rest);
+    // Each registered quantizer at its defaults: NF4 and FP4 with double quantization, blocksize 64.
     const nested = 32 * blocks.reduce((s, b) => s + Math.ceil(b / 256) * 4 + 1024, 0);
-    expect(bytes.nf4_double_quant).toBe(weights / 2 + weights / 64 + nested + tables + rest);
+    expect(bytes.quantized.nf4).toBe(weights / 2 + weights / 64 + nested + tables + rest);
+    expect(bytes.quantized.fp4).toBe(bytes.quantized.nf4);
   });
 
   it('prints a readable summary by default (method defaults: VeRA r=256 on q_proj, v_proj)', async () => {
@@ -166,7 +166,7 @@ describe('peft plan agrees with a real model', () => {
     '%s: trainable parameters, targets and adapter bytes match the bridge on the model',
     async (_n, options) => {
       const dir = await writeTinyModel(join(tmp.dir, 'model'), { config: { attention_bias: true } });
-      const adapter = adapterConfigFromOptions(options);
+      const adapter = configFromOptions(options);
       const { model, config } = await fromPretrained(dir);
       const report = planFineTuning(config, { adapter: structuredClone(adapter) as AdapterConfig });
       expect(report.parameters).toBe(countModelParameters(model));
@@ -189,7 +189,7 @@ describe('peft plan agrees with a real model', () => {
     const dir = await writeTinyModel(join(tmp.dir, 'model'), {
       config: { hidden_size: 64, intermediate_size: 160 },
     });
-    const adapter = adapterConfigFromOptions({ method: 'vera', r: 4 });
+    const adapter = configFromOptions({ method: 'vera', r: 4 });
     for (const quantize of ['none', 'nf4'] as const) {
       const { model, config } = await fromPretrained(dir);
       if (quantize === 'nf4') quantizeModule(model, { quantType: 'nf4', doubleQuant: true });
@@ -226,13 +226,21 @@ describe('peft plan agrees with a real model', () => {
           const [a, b] = file.info(key).dataOffsets;
           written += b - a;
         }
-        planned += bnb4WeightBytes(l.outFeatures * l.inFeatures, 64, doubleQuant);
+        planned += getQuantizer('nf4').storageBytes(l.outFeatures, l.inFeatures, {
+          blocksize: 64,
+          doubleQuant,
+        }).disk;
       }
       await file.close();
       expect(planned).toBe(written);
     }
   });
 });
+
+/** An adapter config from method options, as `finetune()` makes one. */
+function configFromOptions({ method, ...options }: MethodOptions): AdapterConfig {
+  return adapterConfigFromOptions(method ?? 'vera', options);
+}
 
 function countModelParameters(model: LlamaForCausalLM): number {
   let n = 0;

@@ -1,48 +1,21 @@
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { AdapterConfig } from '@peft/adapter-bridge';
-import { ConfigError } from '@peft/core';
-import { type LlamaConfig, parseLlamaConfig } from '@peft/models';
-import { type Command, Option } from 'commander';
+import { type PlanReport, plan } from '@peft/training/node';
+import type { Command } from 'commander';
 import {
   addMethodOptions,
+  addQuantizeOptions,
   intArg,
-  type MethodCliOptions,
   methodFlagsGiven,
   methodOptionsFrom,
-} from '../finetune/cli/options.js';
-import { formatBytes, withThousands } from '../finetune/cli/output.js';
-import { adapterConfigFromOptions, readAdapterConfigFile } from '../finetune/method-config.js';
-import { type PlanReport, planFineTuning } from '../finetune/plan.js';
+  quantizeOptionsFrom,
+} from '../cli/options.js';
+import { formatBytes, withThousands } from '../cli/output.js';
 
-interface PlanCliOptions extends MethodCliOptions {
+interface PlanCliOptions {
   adapterConfig?: string;
   batchSize: number;
   seqLen?: number;
-  quantize?: 'none' | 'nf4' | 'fp4';
+  quantize?: string;
   json?: boolean;
-}
-
-/** Reads config.json from a model folder, or the given config file itself. */
-export async function readModelConfig(path: string): Promise<{ config: LlamaConfig; file: string }> {
-  const info = await stat(path).catch(() => null);
-  if (!info) throw new ConfigError(`${path} does not exist; give a model folder or its config.json`);
-  const file = info.isDirectory() ? join(path, 'config.json') : path;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    throw new ConfigError(
-      `${file} cannot be read (${(cause as Error).message}); give a model folder or its config.json`,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new ConfigError(`${file}: not valid JSON (${(cause as Error).message})`);
-  }
-  return { config: parseLlamaConfig(json, file), file };
 }
 
 function formatPlan(report: PlanReport, file: string): string {
@@ -59,9 +32,8 @@ function formatPlan(report: PlanReport, file: string): string {
     'base weights:',
     `  fp32              ${bytes(report.base_bytes.fp32)}`,
     `  fp16              ${bytes(report.base_bytes.fp16)}`,
-    `  nf4               ${bytes(report.base_bytes.nf4)}`,
-    `  nf4 + double quant${bytes(report.base_bytes.nf4_double_quant)}`,
-    `adapter: ${a.peft_type} r=${a.r} on ${a.targeted_layers} layers (target_modules: ${targets})`,
+    ...Object.entries(report.base_bytes.quantized).map(([name, n]) => `  ${name.padEnd(18)}${bytes(n)}`),
+    `adapter: ${a.peft_type}${a.r === null ? '' : ` r=${a.r}`} on ${a.targeted_layers} layers (target_modules: ${targets})`,
     `  trainable params: ${withThousands(a.trainable_params)} (${a.trainable_percent.toFixed(4)}% of all)`,
     `  adapter file:     ${formatBytes(a.adapter_bytes)} of float32 tensors`,
     `training memory estimate (${mem.quantize === 'none' ? 'dense float32 base' : `${mem.quantize} base`}, ` +
@@ -94,30 +66,30 @@ export function registerPlanCommand(program: Command): void {
       '--seq-len <n>',
       "sequence length for the memory estimate (default min(512, the model's max positions))",
       intArg(1),
-    )
-    .addOption(
-      new Option(
-        '--quantize <type>',
-        'base storage for the memory estimate (default: nf4 for a bnb 4-bit config, else none)',
-      ).choices(['none', 'nf4', 'fp4']),
-    )
-    .option('--json', 'print one JSON object (snake_case fields, including trainable_params)');
-  command.action(async (model: string, opts: PlanCliOptions) => {
-    let adapter: AdapterConfig;
+    );
+  addQuantizeOptions(
+    command,
+    "the base storage the memory estimate assumes (default: the folder's own format)",
+    null,
+  );
+  command.option('--json', 'print one JSON object (snake_case fields, including trainable_params)');
+  command.action(async (model: string, opts: PlanCliOptions & Record<string, unknown>) => {
+    let source: { adapterConfig: string } | { method: string; methodOptions: Record<string, unknown> };
     if (opts.adapterConfig) {
-      const clashes = methodFlagsGiven(command);
-      if (clashes.length > 0)
-        command.error(`error: --adapter-config gives the whole adapter config; drop the method options`);
-      adapter = await readAdapterConfigFile(opts.adapterConfig);
+      if (methodFlagsGiven(command).length > 0)
+        command.error('error: --adapter-config gives the whole adapter config; drop the method options');
+      source = { adapterConfig: opts.adapterConfig };
     } else {
-      adapter = adapterConfigFromOptions(methodOptionsFrom(command, opts));
+      const { method, options } = methodOptionsFrom(command, opts);
+      source = { method, methodOptions: options };
     }
-    const { config, file } = await readModelConfig(model);
-    const report = planFineTuning(config, {
-      adapter,
+    const quantize = opts.quantize === undefined ? {} : quantizeOptionsFrom(command, opts);
+    const { config_file: file, ...report } = await plan({
+      model,
+      ...source,
       batchSize: opts.batchSize,
       ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
-      ...(opts.quantize === undefined ? {} : { quantize: opts.quantize }),
+      ...quantize,
     });
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatPlan(report, file));
   });

@@ -2,14 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { type BackendChoice, setupBackend } from '@peft/backends';
 import { ConfigError, isLinear } from '@peft/core';
 import { generate, type LlamaForCausalLM, type TextTokenizer } from '@peft/models';
-import { parseJsonl } from '@peft/training';
-import { veraConfig } from '@peft/vera';
+import { type EvalResult, evaluate, parseJsonl } from '@peft/training';
+import {
+  evaluableModel,
+  finetune,
+  loadAdapterFolder,
+  loadModelFolder,
+  readDataset,
+} from '@peft/training/node';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadAdapterFolder } from '../finetune/attach.js';
-import { loadBaseModel } from '../finetune/base-model.js';
-import { readDataset } from '../finetune/dataset.js';
-import { type EvalResult, evaluateLoss } from '../finetune/evaluate.js';
-import { runFinetune } from '../finetune/train.js';
 import { DEMO_ASSETS } from './assets.js';
 
 export interface DemoOptions {
@@ -69,7 +70,7 @@ export interface DemoResult {
   seconds: number;
 }
 
-const QUANTIZATION = { quantize: 'nf4', doubleQuant: true, blocksize: 64 } as const;
+const QUANTIZATION = { quantize: 'nf4', quantizeOptions: { doubleQuant: true, blocksize: 64 } } as const;
 
 async function complete(
   model: LlamaForCausalLM,
@@ -116,10 +117,10 @@ export async function runDemo(options: DemoOptions, report: DemoReporter): Promi
   const backend = await setupBackend(options.backend);
   report.line(`backend: ${backend.backend} (${backend.reason})`);
 
-  const dense = await loadBaseModel(options.modelDir);
+  const dense = await loadModelFolder(options.modelDir);
   const denseBytes = linearStorageBytes(dense.model);
   dense.model.dispose();
-  const base = await loadBaseModel(options.modelDir, QUANTIZATION);
+  const base = await loadModelFolder(options.modelDir, QUANTIZATION);
   const { model, config, tokenizer } = base;
   if (!tokenizer) throw new ConfigError(`${options.modelDir} has no tokenizer.json`);
   report.line(
@@ -139,9 +140,9 @@ export async function runDemo(options: DemoOptions, report: DemoReporter): Promi
     maxLength: config.maxPositionEmbeddings,
     eosTokenId: eos,
   });
-  const evalOptions = { batchSize: 64, maxSeqLen: config.maxPositionEmbeddings, padTokenId: pad };
+  const evalOptions = { batchSize: 64, seqLen: config.maxPositionEmbeddings, padTokenId: pad };
   const samples = await sampleWords(options.evalData, options.sampleWords);
-  const before = evaluateLoss(model, held.sequences, evalOptions);
+  const before = await evaluate(evaluableModel(model), held.sequences, evalOptions);
   const beforeText = await complete(
     model,
     tokenizer,
@@ -153,24 +154,25 @@ export async function runDemo(options: DemoOptions, report: DemoReporter): Promi
   model.dispose();
 
   let counts = { trainable: 0, all: 0 };
-  const finetuned = await runFinetune(
-    {
-      modelDir: options.modelDir,
-      trainData: options.trainData,
-      outputDir: options.outDir,
-      adapter: veraConfig({ r: options.r, target_modules: 'all-linear', projection_prng_key: options.seed }),
-      ...QUANTIZATION,
-      steps: options.steps,
-      batchSize: options.batchSize,
-      learningRate: options.learningRate,
-      warmupSteps: Math.min(20, options.steps),
-      seed: options.seed,
-      saveEvery: 0,
-      keepCheckpoints: 1,
-      // A demo rerun replaces its previous adapter (only the run's own files are deleted).
-      overwrite: true,
-    },
-    {
+  const finetuned = await finetune({
+    model: options.modelDir,
+    data: options.trainData,
+    output: options.outDir,
+    method: 'vera',
+    r: options.r,
+    targetModules: 'all-linear',
+    projectionPrngKey: options.seed,
+    ...QUANTIZATION,
+    steps: options.steps,
+    batchSize: options.batchSize,
+    learningRate: options.learningRate,
+    warmupSteps: Math.min(20, options.steps),
+    seed: options.seed,
+    saveEvery: 0,
+    keepCheckpoints: 1,
+    // A demo rerun replaces its previous adapter (only the run's own files are deleted).
+    overwrite: true,
+    callbacks: {
       onStart: (info) => {
         counts = { trainable: info.trainableParams, all: info.allParams };
         report.line(`VeRA r=${options.r} on all linear layers: ${info.parameterSummary}`);
@@ -178,12 +180,12 @@ export async function runDemo(options: DemoOptions, report: DemoReporter): Promi
       },
       onStep: (p) => report.progress(p.step, { loss: p.loss, tokensPerSecond: p.tokensPerSecond }),
     },
-  );
+  });
   report.progressStop();
 
-  const tuned = await loadBaseModel(options.modelDir, QUANTIZATION);
+  const tuned = await loadModelFolder(options.modelDir, QUANTIZATION);
   const peft = await loadAdapterFolder(tuned.model, finetuned.adapterDir ?? options.outDir);
-  const after = evaluateLoss(tuned.model, held.sequences, evalOptions);
+  const after = await evaluate(evaluableModel(tuned.model), held.sequences, evalOptions);
   const afterText = await complete(
     tuned.model,
     tokenizer,

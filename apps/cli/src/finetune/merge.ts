@@ -2,9 +2,8 @@
 // format (a bitsandbytes 4-bit folder stays 4-bit, re-quantized, which is lossy).
 import type { PeftModel } from '@peft/adapter-bridge';
 import { isLinear, type StateDict } from '@peft/core';
+import { assertModelFolder, loadAdapterFolder, loadModelFolder } from '@peft/training/node';
 import { openCheckpointInput, writeCheckpointOutput } from '../commands/checkpoint-io.js';
-import { loadAdapterFolder } from './attach.js';
-import { assertModelFolder, loadBaseModel } from './base-model.js';
 
 export interface MergeReport {
   readonly written: string[];
@@ -28,7 +27,7 @@ export async function mergeAdapterIntoFolder(
   outputDir: string,
 ): Promise<MergeReport> {
   await assertModelFolder(modelDir);
-  const base = await loadBaseModel(modelDir);
+  const base = await loadModelFolder(modelDir);
   const { model } = base;
   let replacements: Map<string, StateDict>;
   const schemes: Record<string, number> = {};

@@ -1,0 +1,62 @@
+// Node entry point (`@peft/training/node`): runs on model folders and files: `finetune()`, `evaluateFolder()`,
+// `generateText()`, `initAdapter()`, `plan()`, the folder checkpoint store and JSONL files. The main entry
+// point stays browser-safe.
+export { adapterConfigAsJson, readAdapterConfigFile } from './node/adapter-config-file.js';
+export {
+  AdapterModelMismatchError,
+  attachNewAdapter,
+  batchTensors,
+  evaluableModel,
+  type LoadAdapterFolderOptions,
+  loadAdapterFolder,
+  RunRandomStream,
+  trainableAdapter,
+} from './node/adapters.js';
+export { type Dataset, type ReadDatasetOptions, readDataset, type TextEncoder } from './node/dataset.js';
+export { type EvaluateFolderOptions, evaluateFolder } from './node/evaluate-folder.js';
+export {
+  CHECKPOINT_STAGING_PREFIX,
+  checkpointDirName,
+  FileCheckpointStore,
+  OPTIMIZER_NAME,
+  TRAINER_STATE_NAME,
+} from './node/file-checkpoint-store.js';
+export {
+  type BackendOptions,
+  ensureBackend,
+  type FinetuneCallbacks,
+  type FinetuneOptions,
+  type FinetuneStart,
+  type FinetuneSummary,
+  finetune,
+  givenMethodOptions,
+  givenQuantizeOptions,
+  type MethodOptions,
+  type QuantizeOptions,
+  resolveAdapterConfig,
+} from './node/finetune.js';
+export {
+  type GeneratedText,
+  type GenerateTextOptions,
+  generateText,
+  samplingOptions,
+} from './node/generate.js';
+export { type InitAdapterOptions, type InitAdapterReport, initAdapter } from './node/init-adapter.js';
+export { modelFolderFingerprint } from './node/model-fingerprint.js';
+export {
+  assertModelFolder,
+  type BaseModel,
+  type LoadModelFolderOptions,
+  linearSchemes,
+  loadModelFolder,
+} from './node/model-folder.js';
+export {
+  moduleCandidates,
+  type PlanFolderOptions,
+  type PlanLinear,
+  type PlanOptions,
+  type PlanReport,
+  plan,
+  planFineTuning,
+  readModelConfig,
+} from './node/plan.js';

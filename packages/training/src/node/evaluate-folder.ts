@@ -1,0 +1,60 @@
+// Evaluating a model folder, with an adapter folder if given, over a JSONL file.
+import type { PeftModel } from '@peft/adapter-bridge';
+import { type EvalResult, evaluate } from '../evaluate.js';
+import { evaluableModel, loadAdapterFolder } from './adapters.js';
+import { readDataset } from './dataset.js';
+import {
+  type BackendOptions,
+  ensureBackend,
+  givenQuantizeOptions,
+  type QuantizeOptions,
+} from './finetune.js';
+import { loadModelFolder } from './model-folder.js';
+
+export interface EvaluateFolderOptions extends QuantizeOptions, BackendOptions {
+  /** The Hugging Face model folder. */
+  model: string;
+  /** JSONL of `{"text": ...}` or `{"input_ids": [...]}` rows. */
+  data: string;
+  /** A PEFT adapter folder to apply. */
+  adapter?: string;
+  /** Sequences per forward pass (default 8). */
+  batchSize?: number;
+  /** Examples are cut to this many tokens (default: the model's max positions). */
+  seqLen?: number;
+  signal?: AbortSignal;
+  onProgress?(done: number, total: number): void;
+}
+
+/** Mean token loss and perplexity of a model folder (with an adapter folder, if given) over a JSONL file. */
+export async function evaluateFolder(options: EvaluateFolderOptions): Promise<EvalResult> {
+  await ensureBackend(options);
+  const base = await loadModelFolder(options.model, {
+    quantize: options.quantize ?? 'none',
+    quantizeOptions: givenQuantizeOptions(options),
+  });
+  const { model, config } = base;
+  let peft: PeftModel | null = null;
+  try {
+    if (options.adapter) peft = await loadAdapterFolder(model, options.adapter, { modelName: options.model });
+    const seqLen = options.seqLen ?? config.maxPositionEmbeddings;
+    const eos = config.eosTokenIds[0] ?? null;
+    const data = await readDataset(options.data, {
+      tokenizer: base.tokenizer,
+      vocabSize: config.vocabSize,
+      maxLength: seqLen,
+      eosTokenId: eos,
+    });
+    return await evaluate(evaluableModel(model), data.sequences, {
+      batchSize: options.batchSize ?? 8,
+      seqLen,
+      padTokenId: config.padTokenId ?? eos ?? 0,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  } finally {
+    // The adapter's shared state (VeRA's projections) lives outside the model tree.
+    if (peft) peft.dispose();
+    else model.dispose();
+  }
+}

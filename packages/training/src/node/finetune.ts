@@ -1,0 +1,345 @@
+// `finetune(options)`: one call from a model folder and a JSONL file to a trained PEFT adapter folder, with
+// checkpoints, exact resume, evaluation and progress. Its options are the `peft finetune` flags in camelCase.
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ADAPTER_CONFIG_NAME,
+  ADAPTER_WEIGHTS_NAME,
+  type AdapterConfig,
+  adapterConfigFromOptions,
+  getPeftMethod,
+  type PeftModel,
+} from '@peft/adapter-bridge';
+import { savePretrained } from '@peft/adapter-bridge/node';
+import { type BackendChoice, setupBackend } from '@peft/backends';
+import { ConfigError } from '@peft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { EvalResult } from '../evaluate.js';
+import { sha256Hex } from '../fingerprint.js';
+import { findResumePoint, ResumeError, type TrainCallbacks, train } from '../train.js';
+import { resolveTrainingArguments, type TrainingArguments } from '../training-arguments.js';
+import { adapterConfigAsJson, readAdapterConfigFile } from './adapter-config-file.js';
+import { attachNewAdapter, loadAdapterFolder, RunRandomStream, trainableAdapter } from './adapters.js';
+import { readDataset } from './dataset.js';
+import { FileCheckpointStore } from './file-checkpoint-store.js';
+import { modelFolderFingerprint } from './model-fingerprint.js';
+import { loadModelFolder } from './model-folder.js';
+
+/** Options that describe a new adapter by method (PEFT's fields, camelCased). */
+export interface MethodOptions {
+  /** A registered method's name, e.g. "vera" or "lora" (default "vera"). */
+  method?: string;
+  r?: number;
+  /** Names (exact or dotted suffix), "all-linear", or a regex string (full match); unset: the method's default. */
+  targetModules?: string[] | string;
+  /** `vera_dropout` / `lora_dropout`. */
+  dropout?: number;
+  bias?: string;
+  layersToTransform?: number[];
+  modulesToSave?: string[];
+  /** VeRA: d_initial, projection_prng_key, save_projection. */
+  dInitial?: number;
+  projectionPrngKey?: number;
+  saveProjection?: boolean;
+  /** LoRA: lora_alpha, use_rslora, init_lora_weights. */
+  loraAlpha?: number;
+  useRslora?: boolean;
+  initLoraWeights?: boolean | 'gaussian';
+  /** Options of methods from other packages, by the names their contract declares. */
+  methodOptions?: Readonly<Record<string, unknown>>;
+}
+
+/** How to quantize the base model's linear layers on load. */
+export interface QuantizeOptions {
+  /** A registered quantizer ("nf4", "fp4", ...) or "none" (default). */
+  quantize?: string;
+  /** bitsandbytes: absmax block size (default 64). */
+  blocksize?: number;
+  /** bitsandbytes: double quantization (default true). */
+  doubleQuant?: boolean;
+  /** Options of quantizers from other packages, by the names their contract declares. */
+  quantizeOptions?: Readonly<Record<string, unknown>>;
+}
+
+export interface BackendOptions {
+  /** Set up this TensorFlow.js backend first (default: keep the active one; "auto" if none is registered). */
+  backend?: BackendChoice;
+  /** Threads for the 4-bit products on wasm in Node (default 1). */
+  kernelThreads?: number | 'auto';
+}
+
+export interface FinetuneOptions
+  extends MethodOptions,
+    QuantizeOptions,
+    BackendOptions,
+    Partial<TrainingArguments> {
+  /** The Hugging Face model folder. */
+  model: string;
+  /** Training data: JSONL of `{"text": ...}` or `{"input_ids": [...]}` rows. */
+  data: string;
+  /** Held-out data, evaluated every `evalEvery` steps and at the end. */
+  evalData?: string;
+  /** Receives `checkpoint-<step>/` folders and, at the end, the adapter. */
+  output: string;
+  /** Take the new adapter from a PEFT adapter_config.json (a path) or a config object, instead of the method options. */
+  adapterConfig?: string | AdapterConfig;
+  /** Train a saved PEFT adapter folder further (its config and weights). */
+  adapter?: string;
+  /** Continue the run in `output` from its newest checkpoint. */
+  resume?: boolean;
+  /** Start over in an `output` that already holds a run (its checkpoints and adapter are deleted). */
+  overwrite?: boolean;
+  /** Aborting stops after the current step, writing a checkpoint to resume from. */
+  signal?: AbortSignal;
+  callbacks?: FinetuneCallbacks;
+}
+
+export interface FinetuneStart {
+  readonly totalSteps: number;
+  readonly startStep: number;
+  readonly resumedFrom: string | null;
+  readonly trainExamples: number;
+  readonly evalExamples: number;
+  readonly trainableParams: number;
+  readonly allParams: number;
+  readonly parameterSummary: string;
+  /** Storage scheme of the base model's linear layers, counted. */
+  readonly schemes: Readonly<Record<string, number>>;
+  readonly args: TrainingArguments;
+}
+
+export interface FinetuneCallbacks extends Omit<TrainCallbacks, 'onStart'> {
+  onStart?(info: FinetuneStart): void;
+}
+
+/** What a run did; the CLI prints it (`--json`: this object). */
+export interface FinetuneSummary {
+  /** Steps done (all of them when `completed`). */
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly completed: boolean;
+  /** The loss of the last step this invocation ran (null if it ran none). */
+  readonly lastLoss: number | null;
+  /** The final evaluation (null without eval data or when stopped early). */
+  readonly eval: EvalResult | null;
+  /** Where the trained adapter was written (the output folder), null when stopped early. */
+  readonly adapterDir: string | null;
+  /** The newest checkpoint. */
+  readonly checkpointDir: string | null;
+  readonly tokensSeen: number;
+  readonly trainableParams: number;
+}
+
+const METHOD_FIELDS = [
+  'r',
+  'targetModules',
+  'dropout',
+  'bias',
+  'layersToTransform',
+  'modulesToSave',
+  'dInitial',
+  'projectionPrngKey',
+  'saveProjection',
+  'loraAlpha',
+  'useRslora',
+  'initLoraWeights',
+] as const;
+
+/** The method options that were given, as `adapterConfigFromOptions` takes them. */
+export function givenMethodOptions(options: MethodOptions): Record<string, unknown> {
+  const given: Record<string, unknown> = { ...options.methodOptions };
+  for (const key of METHOD_FIELDS) if (options[key] !== undefined) given[key] = options[key];
+  return given;
+}
+
+/** The quantizer options that were given, by name. */
+export function givenQuantizeOptions(options: QuantizeOptions): Record<string, unknown> {
+  return {
+    ...options.quantizeOptions,
+    ...(options.blocksize === undefined ? {} : { blocksize: options.blocksize }),
+    ...(options.doubleQuant === undefined ? {} : { doubleQuant: options.doubleQuant }),
+  };
+}
+
+/** The adapter config a run trains: from the method options, a config file or object. */
+export async function resolveAdapterConfig(
+  options: MethodOptions & { adapterConfig?: string | AdapterConfig },
+): Promise<AdapterConfig> {
+  if (options.adapterConfig !== undefined) {
+    const given = Object.keys(givenMethodOptions(options));
+    if (given.length > 0 || options.method !== undefined) {
+      throw new ConfigError(
+        `adapterConfig gives the whole adapter config; drop ${[...(options.method ? ['method'] : []), ...given].join(', ')}`,
+      );
+    }
+    return typeof options.adapterConfig === 'string'
+      ? readAdapterConfigFile(options.adapterConfig)
+      : options.adapterConfig;
+  }
+  return adapterConfigFromOptions(options.method ?? 'vera', givenMethodOptions(options));
+}
+
+/** Sets up the requested backend, or a default one when none is registered. */
+export async function ensureBackend(options: BackendOptions): Promise<void> {
+  const registered = Object.keys(tf.engine().registryFactory).length > 0;
+  if (options.backend === undefined && registered && options.kernelThreads === undefined) return;
+  await setupBackend(options.backend ?? 'auto', {
+    ...(options.kernelThreads === undefined ? {} : { kernelThreads: options.kernelThreads }),
+  });
+}
+
+/**
+ * Checks the output folder before anything is loaded: `resume` needs a checkpoint there, a new run refuses
+ * an earlier run's files unless `overwrite`. Returns what to delete once the new run is about to train (so
+ * a run that fails to start leaves the old one in place). Nothing is created here.
+ */
+async function inspectOutput(
+  store: FileCheckpointStore,
+  resume: boolean,
+  overwrite: boolean,
+): Promise<() => Promise<void>> {
+  const dir = store.outputDir;
+  const nothing = async () => undefined;
+  const info = await stat(dir).catch(() => null);
+  if (info && !info.isDirectory()) throw new ConfigError(`output ${dir} is a file; give a folder`);
+  const steps = info ? await store.list() : [];
+  if (resume) {
+    if (steps.length === 0) {
+      throw new ResumeError(
+        `--resume: ${dir} holds no checkpoint-<step> folder to continue; run without --resume to start`,
+      );
+    }
+    return nothing;
+  }
+  const names = info ? await readdir(dir) : [];
+  const previous = names.filter((n) => n === ADAPTER_CONFIG_NAME || n === ADAPTER_WEIGHTS_NAME);
+  if (previous.length + steps.length === 0) return nothing;
+  if (!overwrite) {
+    throw new ConfigError(
+      `${dir} already holds a fine-tuning run (${[...steps.map((s) => `checkpoint-${s}`), ...previous].join(', ')}); ` +
+        'pass --resume to continue it, --overwrite to start over, or choose another output folder',
+    );
+  }
+  return async () => {
+    for (const step of steps) await rm(store.location(step), { recursive: true, force: true });
+    for (const n of previous) await rm(join(dir, n), { force: true });
+  };
+}
+
+/**
+ * Fine-tunes an adapter on a model folder and writes it to `output` in PEFT format. A new run seeds the
+ * adapter's random init, its dropout and the batch order from `seed`; a resumed run restores them from the
+ * checkpoint with the optimizer moments, so it ends with exactly the adapter an uninterrupted run would
+ * have. Every random draw comes from the run's own stream, so runs in one process do not disturb each other.
+ */
+export async function finetune(options: FinetuneOptions): Promise<FinetuneSummary> {
+  if (options.adapter !== undefined && options.adapterConfig !== undefined) {
+    throw new ConfigError('give adapter (a folder to train further) or adapterConfig, not both');
+  }
+  const start = options.adapter
+    ? {
+        config: await readAdapterConfigFile(join(options.adapter, ADAPTER_CONFIG_NAME)),
+        weightsSha256: await sha256Hex(
+          await readFile(join(options.adapter, ADAPTER_WEIGHTS_NAME)).catch((cause: Error) => {
+            throw new ConfigError(
+              `${join(options.adapter!, ADAPTER_WEIGHTS_NAME)} cannot be read: ${cause.message}`,
+            );
+          }),
+        ),
+      }
+    : null;
+  if (start && (options.method !== undefined || Object.keys(givenMethodOptions(options)).length > 0)) {
+    throw new ConfigError('adapter gives the whole adapter config and its weights; drop the method options');
+  }
+  const adapterConfig = start?.config ?? (await resolveAdapterConfig(options));
+  const store = new FileCheckpointStore(options.output);
+  const clearPrevious = await inspectOutput(store, options.resume ?? false, options.overwrite ?? false);
+  await ensureBackend(options);
+  const base = await loadModelFolder(options.model, {
+    quantize: options.quantize ?? 'none',
+    quantizeOptions: givenQuantizeOptions(options),
+  });
+  const { model, config } = base;
+  let peft: PeftModel | null = null;
+  try {
+    const method = getPeftMethod(adapterConfig.peft_type);
+    const args = resolveTrainingArguments(options, {
+      learningRate: 'training' in method && method.training ? method.training.defaultLearningRate : 1e-3,
+      maxPositions: config.maxPositionEmbeddings,
+    });
+    const eos = config.eosTokenIds[0] ?? null;
+    const dataOptions = {
+      tokenizer: base.tokenizer,
+      vocabSize: config.vocabSize,
+      maxLength: args.seqLen,
+      eosTokenId: eos,
+    };
+    const trainSet = await readDataset(options.data, dataOptions);
+    const evalSet = options.evalData ? await readDataset(options.evalData, dataOptions) : null;
+    const run: Record<string, unknown> = {
+      model: await modelFolderFingerprint(options.model),
+      quantize: base.quantization ? { type: base.quantization.type, ...base.quantization.options } : 'none',
+      train_data_sha256: await sha256Hex(trainSet.text),
+      adapter: adapterConfigAsJson(adapterConfig),
+      ...(start ? { start_from_sha256: start.weightsSha256 } : {}),
+    };
+
+    const random = new RunRandomStream(args.seed);
+    const resumeFrom = options.resume ? await findResumePoint(store, args, run) : null;
+    if (resumeFrom) {
+      peft = await loadAdapterFolder(model, store.location(resumeFrom.state.global_step), {
+        trainable: true,
+        modelName: options.model,
+      });
+    } else {
+      peft = options.adapter
+        ? await loadAdapterFolder(model, options.adapter, { trainable: true, modelName: options.model })
+        : attachNewAdapter(model, adapterConfig, random);
+    }
+    await clearPrevious();
+    const counts = peft.parameterCounts();
+    const callbacks = options.callbacks ?? {};
+    const trainable = trainableAdapter(model, peft, random);
+    const result = await train({
+      model: trainable,
+      train: trainSet.sequences,
+      eval: evalSet?.sequences ?? null,
+      padTokenId: config.padTokenId ?? eos ?? 0,
+      args,
+      store,
+      run,
+      resumeFrom,
+      ...(options.signal ? { signal: options.signal } : {}),
+      callbacks: {
+        ...callbacks,
+        onStart: (info) =>
+          callbacks.onStart?.({
+            ...info,
+            trainableParams: counts.trainable,
+            allParams: counts.all,
+            parameterSummary: peft!.trainableParametersSummary(),
+            schemes: base.schemes,
+          }),
+      },
+    });
+    let adapterDir: string | null = null;
+    if (result.completed) {
+      await savePretrained(peft, options.output);
+      adapterDir = options.output;
+    }
+    return {
+      step: result.step,
+      totalSteps: result.totalSteps,
+      completed: result.completed,
+      lastLoss: result.lastLoss,
+      eval: result.eval,
+      adapterDir,
+      checkpointDir: result.checkpoint,
+      tokensSeen: result.tokensSeen,
+      trainableParams: counts.trainable,
+    };
+  } finally {
+    if (peft) peft.dispose();
+    else model.dispose();
+  }
+}

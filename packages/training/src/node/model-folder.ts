@@ -1,0 +1,88 @@
+// Loading a Hugging Face model folder for fine-tuning, evaluation, generation or merging, with an
+// optional on-the-fly quantization of its linear layers by any registered quantizer.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, getQuantizer, isLinear, quantizeLinears } from '@peft/core';
+import type { GenerateOptions, LlamaConfig, LlamaForCausalLM, TextTokenizer } from '@peft/models';
+import { fromPretrained } from '@peft/models/node';
+
+export interface LoadModelFolderOptions {
+  /** A registered quantizer's name (e.g. "nf4", "fp4") for the dense linear layers but the head; default "none". */
+  quantize?: string;
+  /** The quantizer's options (e.g. `{ blocksize: 64, doubleQuant: true }`); unset ones take its defaults. */
+  quantizeOptions?: Readonly<Record<string, unknown>>;
+}
+
+export interface BaseModel {
+  readonly dir: string;
+  readonly model: LlamaForCausalLM;
+  readonly config: LlamaConfig;
+  readonly tokenizer: TextTokenizer | null;
+  readonly generationDefaults: GenerateOptions;
+  /** Paths of the layers quantized after loading (empty without `quantize`). */
+  readonly quantizedLayers: readonly string[];
+  /** The scheme of every linear layer, counted: e.g. { dense: 1, 'bnb4-nf4': 14 }. */
+  readonly schemes: Readonly<Record<string, number>>;
+  /** The quantizer's resolved options (null without `quantize`), as a run's fingerprint records them. */
+  readonly quantization: {
+    readonly type: string;
+    readonly options: Readonly<Record<string, unknown>>;
+  } | null;
+}
+
+/** Checks that `dir` is a model folder before anything heavy happens, with an error that says what to pass. */
+export async function assertModelFolder(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => null);
+  if (!info) throw new ConfigError(`model folder ${dir} does not exist`);
+  if (!info.isDirectory()) {
+    throw new ConfigError(
+      `${dir} is a file; pass the model folder (the one holding config.json and the *.safetensors weights)`,
+    );
+  }
+  if (!(await stat(join(dir, 'config.json')).catch(() => null))) {
+    throw new ConfigError(
+      `${dir} has no config.json; pass a Hugging Face model folder (config.json + model.safetensors or a sharded index)`,
+    );
+  }
+}
+
+/** Counts the storage scheme of every linear layer. */
+export function linearSchemes(model: LlamaForCausalLM): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const [, module] of model.namedModules()) {
+    if (isLinear(module)) counts[module.layer.scheme] = (counts[module.layer.scheme] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * Loads a Hugging Face model folder (dense, or a folder in a registered quantized format such as
+ * bitsandbytes `*-bnb-4bit`, whose layers stay quantized) and, with `quantize`, quantizes its dense linear
+ * layers one at a time as transformers' `load_in_4bit` does (the output head stays dense).
+ */
+export async function loadModelFolder(dir: string, options: LoadModelFolderOptions = {}): Promise<BaseModel> {
+  await assertModelFolder(dir);
+  const name = options.quantize ?? 'none';
+  const quantizer = name === 'none' ? null : getQuantizer(name);
+  const quantizeOptions = quantizer ? quantizer.resolveOptions(options.quantizeOptions ?? {}) : null;
+  const loaded = await fromPretrained(dir);
+  let quantizedLayers: string[] = [];
+  if (quantizer && quantizeOptions) {
+    try {
+      quantizedLayers = quantizeLinears(loaded.model, quantizer, quantizeOptions);
+    } catch (error) {
+      loaded.model.dispose();
+      throw error;
+    }
+  }
+  return {
+    dir,
+    model: loaded.model,
+    config: loaded.config,
+    tokenizer: loaded.tokenizer,
+    generationDefaults: loaded.generationDefaults,
+    quantizedLayers,
+    schemes: linearSchemes(loaded.model),
+    quantization: quantizer && quantizeOptions ? { type: quantizer.name, options: quantizeOptions } : null,
+  };
+}
