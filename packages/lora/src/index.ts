@@ -16,3 +16,4 @@ export {
 } from './config.js';
 export { LoraLayer, type LoraLayerOptions } from './layer.js';
 export { loraMethod } from './model.js';
+export { loraParameterCounts, loraTraining } from './training.js';
