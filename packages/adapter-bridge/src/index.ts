@@ -90,17 +90,18 @@ export {
   methodOptionSpecs,
   parseTargetModules,
 } from './method-options.js';
+export {
+  adapterModelCard,
+  isGeneratedModelCard,
+  MODEL_CARD_MARKER,
+  MODEL_CARD_NAME,
+} from './model-card.js';
 export { modelInfo, type PeftModelInfo } from './model-info.js';
 export { ModuleDict } from './module-dict.js';
 export { isModulesToSaveWrapper, ModulesToSaveWrapper, TrainableLinear } from './modules-to-save.js';
 export { countParameters, formatParameterSummary, type ParameterCounts } from './parameter-count.js';
 export { type AdapterConfigInput, getPeftModel, PeftModel } from './peft-model.js';
 export { type PythonPattern, type PythonPatternOptions, pythonPattern } from './python-pattern.js';
-export {
-  type AdapterTensorSize,
-  assertAdapterTensorFits,
-  MAX_ADAPTER_TENSOR_ELEMENTS,
-} from './tensor-limits.js';
 export {
   getPeftMethod,
   methodByName,
@@ -124,4 +125,9 @@ export {
   type TargetMatchConfig,
   targetCandidates,
 } from './targets.js';
+export {
+  type AdapterTensorSize,
+  assertAdapterTensorFits,
+  MAX_ADAPTER_TENSOR_ELEMENTS,
+} from './tensor-limits.js';
 export { type PeftWarning, setWarningHandler, type WarningHandler, warn } from './warnings.js';

@@ -7,6 +7,7 @@ import { PeftError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterFileError } from './errors.js';
+import { MODEL_CARD_MARKER } from './model-card.js';
 import { fromPretrained, loadAdapter, savePretrained } from './node.js';
 import { getPeftModel } from './peft-model.js';
 import { registerPeftMethod } from './registry.js';
@@ -40,6 +41,7 @@ describe('adapter folders on disk', () => {
     const out = join(dir, 'saved');
     const written = await savePretrained(peft, out);
     expect(written.map((p) => p.slice(out.length + 1)).sort()).toEqual([
+      'README.md',
       'adapter_config.json',
       'adapter_model.safetensors',
       join('second', 'adapter_config.json'),
@@ -47,6 +49,7 @@ describe('adapter folders on disk', () => {
     ]);
     // No temp files left behind by the atomic writes.
     expect((await readdir(out)).sort()).toEqual([
+      'README.md',
       'adapter_config.json',
       'adapter_model.safetensors',
       'second',
@@ -203,5 +206,69 @@ describe('adapter files that are not regular files', () => {
     const error = await loadError(lying);
     expect(error.code).toBe('SAFETENSORS_INVALID');
     expect(error.message).toContain(join(lying, 'adapter_model.safetensors'));
+  });
+});
+
+describe('the model card README.md', () => {
+  function namedModel(): TinyLlamaForCausalLM {
+    return Object.assign(new TinyLlamaForCausalLM({ layers: 1 }), { nameOrPath: 'org/tiny-base' });
+  }
+
+  it('is written beside the adapter with PEFT front matter, and refreshed when it is ours', async () => {
+    const out = join(dir, 'card');
+    const peft = getPeftModel(
+      namedModel(),
+      toyConfig({ target_modules: ['q_proj'], task_type: 'CAUSAL_LM' }),
+    );
+    await savePretrained(peft, out);
+    const card = await readFile(join(out, 'README.md'), 'utf8');
+    const front = card.split('---\n')[1];
+    expect(front).toBe(
+      [
+        'base_model: org/tiny-base',
+        'library_name: peft',
+        'pipeline_tag: text-generation',
+        'tags:',
+        '- base_model:adapter:org/tiny-base',
+        '- toy',
+        '- peft-js',
+        '',
+      ].join('\n'),
+    );
+    expect(card).toContain(MODEL_CARD_MARKER);
+    expect(card).toContain('# TOY adapter for org/tiny-base');
+
+    // Ours: saved again (with another adapter now), it is regenerated.
+    peft.addAdapter('second', toyConfig({ target_modules: ['v_proj'] }));
+    await savePretrained(peft, out);
+    expect(await readFile(join(out, 'README.md'), 'utf8')).toContain('`second` (in `second/`)');
+    peft.dispose();
+  });
+
+  it('never replaces a README.md the user wrote, and is left out on request', async () => {
+    const out = join(dir, 'user-card');
+    await mkdir(out, { recursive: true });
+    const mine = '# My adapter\n\nNotes I wrote by hand.\n';
+    await writeFile(join(out, 'README.md'), mine);
+    const peft = getPeftModel(namedModel(), toyConfig({ target_modules: ['q_proj'] }));
+    const written = await savePretrained(peft, out);
+    expect(written.some((p) => p.endsWith('README.md'))).toBe(false);
+    expect(await readFile(join(out, 'README.md'), 'utf8')).toBe(mine);
+
+    const bare = join(dir, 'no-card');
+    await savePretrained(peft, bare, { modelCard: false });
+    expect((await readdir(bare)).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    peft.dispose();
+  });
+
+  it('leaves the base model out when it is unknown', async () => {
+    const out = join(dir, 'anonymous-card');
+    const model = new TinyLlamaForCausalLM({ layers: 1 });
+    Object.defineProperty(model, 'nameOrPath', { value: undefined });
+    const peft = getPeftModel(model, toyConfig({ target_modules: ['q_proj'] }));
+    await savePretrained(peft, out);
+    const card = await readFile(join(out, 'README.md'), 'utf8');
+    expect(card.split('---\n')[1]).toBe(['library_name: peft', 'tags:', '- toy', '- peft-js', ''].join('\n'));
+    peft.dispose();
   });
 });

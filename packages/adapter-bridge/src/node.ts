@@ -1,6 +1,6 @@
 // Node-only entry point (`@peft/adapter-bridge/node`): adapter folders on disk. The main entry point
 // stays browser-safe and works on in-memory file maps.
-import { type FileHandle, mkdir, readdir, stat } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { type Module, openSafetensorsReader } from '@peft/core';
 import { writeFileAtomic } from '@peft/core/node';
@@ -16,21 +16,31 @@ import {
 } from './adapter-files.js';
 import { assertValidAdapterName } from './adapter-name.js';
 import { AdapterFileError } from './errors.js';
+import { adapterModelCard, isGeneratedModelCard, MODEL_CARD_NAME } from './model-card.js';
 import { readRegularFile } from './node-regular-file.js';
 import type { PeftModel } from './peft-model.js';
 
 /** `adapter_config.json` is a few kilobytes; anything past this is not one. */
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
+export interface SavePretrainedOptions extends SaveAdapterOptions {
+  /**
+   * Write a model card `README.md` in `dir` as PEFT does (default true). A README.md that this
+   * function did not write (no `MODEL_CARD_MARKER`) is never replaced.
+   */
+  readonly modelCard?: boolean;
+}
+
 /**
  * PEFT's `save_pretrained(dir)`: each adapter as `adapter_config.json` + `adapter_model.safetensors`,
- * non-default adapters in `dir/<name>/`. Each file is written atomically (temp file + rename), so an
- * interrupted save never leaves a half-written file where a good one was. Returns the written paths.
+ * non-default adapters in `dir/<name>/`, and a model card `README.md` in `dir`. Each file is written
+ * atomically (temp file + rename), so an interrupted save never leaves a half-written file where a
+ * good one was. Returns the written paths.
  */
 export async function savePretrained(
   peft: PeftModel,
   dir: string,
-  options: SaveAdapterOptions = {},
+  options: SavePretrainedOptions = {},
 ): Promise<string[]> {
   const files = saveAdapterFiles(peft, options);
   const written: string[] = [];
@@ -44,7 +54,29 @@ export async function savePretrained(
     await writeFileAtomic(path, bytes);
     written.push(path);
   }
+  if (options.modelCard ?? true) {
+    const card = await writeModelCard(peft, dir, options.selectedAdapters);
+    if (card) written.push(card);
+  }
   return written;
+}
+
+/** Writes `dir/README.md` unless something other than a card written here is already there. */
+async function writeModelCard(
+  peft: PeftModel,
+  dir: string,
+  adapterNames: readonly string[] | undefined,
+): Promise<string | null> {
+  const path = join(dir, MODEL_CARD_NAME);
+  const existing = await lstat(path).catch(() => null);
+  if (existing) {
+    // Only a regular file we generated is refreshed; a link, a folder or the user's own README stays.
+    if (!existing.isFile() || existing.size > MAX_CONFIG_BYTES) return null;
+    if (!isGeneratedModelCard(await readFile(path, 'utf8'))) return null;
+  }
+  await mkdir(dir, { recursive: true });
+  await writeFileAtomic(path, adapterModelCard(peft, adapterNames));
+  return path;
 }
 
 /** Reads an adapter folder (its config and weights; or `subfolder` of it) into a file map. */
