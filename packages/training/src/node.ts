@@ -1,16 +1,20 @@
 // Node entry point (`@peft/training/node`): runs on model folders and files: `finetune()`, `evaluateFolder()`,
 // `generateText()`, `initAdapter()`, `plan()`, the folder checkpoint store and JSONL files. The main entry
 // point stays browser-safe.
+
+export {
+  attachNewAdapter,
+  batchTensors,
+  type CausalLanguageModel,
+  evaluableModel,
+  RunRandomStream,
+  trainableAdapter,
+} from './adapters-entry.js';
 export { adapterConfigAsJson, readAdapterConfigFile } from './node/adapter-config-file.js';
 export {
   AdapterModelMismatchError,
-  attachNewAdapter,
-  batchTensors,
-  evaluableModel,
   type LoadAdapterFolderOptions,
   loadAdapterFolder,
-  RunRandomStream,
-  trainableAdapter,
 } from './node/adapters.js';
 export { type Dataset, type ReadDatasetOptions, readDataset, type TextEncoder } from './node/dataset.js';
 export { type EvaluateFolderOptions, evaluateFolder } from './node/evaluate-folder.js';

@@ -1,10 +1,18 @@
 // Reading a safetensors file or a Hugging Face model folder tensor by tensor, and writing a
 // transformed copy of it atomically. Shared by the commands that rewrite checkpoints (quantize,
 // dequantize); each of them only says what becomes of the tensors of one file.
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { ConfigError, type StateDict, type TensorSource } from '@peft/core';
-import { openCheckpoint, openSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '@peft/core/node';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { ConfigError, SafetensorsError, type StateDict, type TensorSource } from '@peft/core';
+import {
+  assertOutputOutsideInputs,
+  openCheckpoint,
+  openSafetensorsFile,
+  parseOwnedEntryName,
+  writeFileAtomic,
+  writeFolderAtomically,
+  writeSafetensorsFile,
+} from '@peft/core/node';
 import { SingleBar } from 'cli-progress';
 import { isLosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 
@@ -17,6 +25,8 @@ export interface InputShard {
 export interface CheckpointInput {
   readonly kind: 'file' | 'folder';
   readonly path: string;
+  /** Every file the input consists of (the file itself, or each entry of the folder): no output may overwrite one. */
+  readonly files: readonly string[];
   /** Every tensor of the checkpoint, whichever shard it lives in. */
   readonly source: TensorSource;
   readonly shards: readonly InputShard[];
@@ -45,6 +55,7 @@ export async function openCheckpointInput(path: string): Promise<CheckpointInput
     return {
       kind: 'file',
       path,
+      files: [path],
       source: file,
       shards: [{ file: basename(path), keys: file.keys() }],
       sharded: false,
@@ -61,6 +72,7 @@ export async function openCheckpointInput(path: string): Promise<CheckpointInput
     return {
       kind: 'folder',
       path,
+      files: (await readdir(path)).map((name) => join(path, name)),
       source: checkpoint,
       shards,
       sharded: shards.length > 1 || shards[0]?.file !== SINGLE_FILE,
@@ -73,15 +85,20 @@ export async function openCheckpointInput(path: string): Promise<CheckpointInput
   }
 }
 
-/** Groups tensor names by the shard file the index maps them to (one group for a single file). */
+/**
+ * Groups tensor names by the shard file the index maps them to (one group for a single file). A
+ * rewritten checkpoint holds exactly the tensors the index lists, so a tensor a shard holds but the
+ * index does not map to that shard would be lost without a word: it is an error naming both.
+ */
 async function shardsOf(dir: string, keys: readonly string[]): Promise<InputShard[]> {
   try {
     await stat(join(dir, SINGLE_FILE));
     return [{ file: SINGLE_FILE, keys }];
   } catch {
-    // sharded: openCheckpoint has already validated the index
+    // sharded: openCheckpoint has already validated the index and that every listed tensor exists
   }
-  const index = JSON.parse(await readFile(join(dir, INDEX_FILE), 'utf8')) as {
+  const indexPath = join(dir, INDEX_FILE);
+  const index = JSON.parse(await readFile(indexPath, 'utf8')) as {
     weight_map: Record<string, string>;
   };
   const byFile = new Map<string, string[]>();
@@ -91,7 +108,32 @@ async function shardsOf(dir: string, keys: readonly string[]): Promise<InputShar
     list.push(key);
     byFile.set(file, list);
   }
+  for (const file of byFile.keys())
+    await assertShardFullyIndexed(join(dir, file), index.weight_map, indexPath);
   return [...byFile].map(([file, shardKeys]) => ({ file, keys: shardKeys }));
+}
+
+async function assertShardFullyIndexed(
+  shardPath: string,
+  weightMap: Record<string, string>,
+  indexPath: string,
+): Promise<void> {
+  const shard = await openSafetensorsFile(shardPath);
+  try {
+    for (const tensor of shard.keys()) {
+      const mapped = Object.hasOwn(weightMap, tensor) ? weightMap[tensor] : undefined;
+      if (mapped !== undefined && join(shardPath, '..', mapped) === shardPath) continue;
+      throw new SafetensorsError(
+        shardPath,
+        tensor,
+        mapped === undefined
+          ? `the shard holds this tensor but ${indexPath} does not list it, so it would be lost; add it to weight_map or remove it from the shard`
+          : `the shard holds this tensor but ${indexPath} maps it to ${mapped}, so this copy would be lost; fix weight_map or remove the duplicate`,
+      );
+    }
+  } finally {
+    await shard.close();
+  }
 }
 
 /** Bytes of tensor data in a state dict (the index's `total_size`). */
@@ -104,13 +146,27 @@ function dataBytes(dict: StateDict): number {
 export interface CheckpointOutputOptions {
   /** Rewrites config.json (already parsed losslessly); return the object to write. */
   transformConfig?: (config: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * Replace an existing output folder even if it holds files a model folder does not (default: such a
+   * folder is refused, so nothing of the user's is deleted without asking).
+   */
+  overwrite?: boolean;
 }
 
 /**
  * Writes the transformed checkpoint: to a single .safetensors file when the input is a file, else to
  * a folder with the same shard layout, a new index, the transformed config.json and the tokenizer and
- * generation files. Everything is written to a staging folder first and moved into place only once
- * all of it succeeded, so a failure leaves an existing output untouched.
+ * generation files.
+ *
+ * - An output that is, lies inside, or contains the input (under any name: symlinks, hard links) is
+ *   refused before anything is read (`OutputOverlapsInputError`).
+ * - A file is written to a temp file and renamed over the output. A folder is assembled whole in a
+ *   staging folder beside the output and swapped in (`writeFolderAtomically`): readers see the previous
+ *   folder or the new one, never a mix, and the new one holds exactly what this run wrote (no stale
+ *   shard or single-file model of an earlier run is left beside it).
+ * - An existing output folder is replaced only when every entry in it is something a model folder
+ *   holds (weights, index, config.json, tokenizer and generation files, leftovers of our own writes);
+ *   anything else (a README, a .git folder, pytorch_model.bin) refuses it, unless `overwrite`.
  */
 export async function writeCheckpointOutput(
   input: CheckpointInput,
@@ -118,9 +174,7 @@ export async function writeCheckpointOutput(
   transformShard: (shard: InputShard) => Promise<StateDict>,
   options: CheckpointOutputOptions = {},
 ): Promise<string[]> {
-  if (resolve(out) === resolve(input.path)) {
-    throw new ConfigError(`output ${out} is the input; write to another path`);
-  }
+  await assertOutputOutsideInputs(out, [input.path, ...input.files]);
   if (input.kind === 'file') {
     if (await isDirectory(out))
       throw new ConfigError(`output ${out} is a folder; the input is a file, so give a .safetensors path`);
@@ -129,38 +183,64 @@ export async function writeCheckpointOutput(
     return [out];
   }
 
-  const created = !(await isDirectory(out));
-  await mkdir(out, { recursive: true });
-  const staging = await mkdtemp(join(out, '.peft-staging-'));
-  try {
-    const weightMap: Record<string, string> = {};
-    let totalSize = 0;
-    for (const shard of input.shards) {
-      const dict = await transformShard(shard);
-      await writeSafetensorsFile(join(staging, shard.file), dict, input.metadata);
-      for (const key of dict.keys()) weightMap[key] = shard.file;
-      totalSize += dataBytes(dict);
-    }
-    if (input.sharded) {
-      const sorted = Object.fromEntries(
-        Object.keys(weightMap)
-          .sort()
-          .map((k) => [k, weightMap[k]!]),
-      );
-      const index = { metadata: { total_size: totalSize }, weight_map: sorted };
-      await writeFileAtomic(join(staging, INDEX_FILE), `${JSON.stringify(index, null, 2)}\n`);
-    }
-    await writeConfig(input.path, staging, options.transformConfig);
-    await copyCompanionFiles(input.path, staging);
-    const written = await readdir(staging);
-    for (const file of written) await rename(join(staging, file), join(out, file));
-    await rmdir(staging);
-    return written.map((f) => join(out, f));
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    if (created) await rmdir(out).catch(() => undefined);
-    throw error;
+  const written = await writeFolderAtomically(
+    out,
+    (staging) => writeFolderContents(input, staging, transformShard, options),
+    {
+      replace: options.overwrite === true ? true : isModelFolderEntry,
+      refusalAdvice:
+        'they are not files of a model folder, so it is not replaced; write to a new or empty folder, or pass --overwrite to replace the whole folder',
+    },
+  );
+  return written.map((f) => join(out, f));
+}
+
+/** Help text of the `--overwrite` flag of the commands that write model folders. */
+export const OVERWRITE_HELP =
+  'replace an existing output folder even if it holds files that are not part of a model folder (they are deleted)';
+
+/** Writes every file of the output folder into `staging`; returns their names. */
+async function writeFolderContents(
+  input: CheckpointInput,
+  staging: string,
+  transformShard: (shard: InputShard) => Promise<StateDict>,
+  options: CheckpointOutputOptions,
+): Promise<string[]> {
+  const weightMap: Record<string, string> = {};
+  let totalSize = 0;
+  for (const shard of input.shards) {
+    const dict = await transformShard(shard);
+    await writeSafetensorsFile(join(staging, shard.file), dict, input.metadata);
+    for (const key of dict.keys()) weightMap[key] = shard.file;
+    totalSize += dataBytes(dict);
   }
+  if (input.sharded) {
+    const sorted = Object.fromEntries(
+      Object.keys(weightMap)
+        .sort()
+        .map((k) => [k, weightMap[k]!]),
+    );
+    const index = { metadata: { total_size: totalSize }, weight_map: sorted };
+    await writeFileAtomic(join(staging, INDEX_FILE), `${JSON.stringify(index, null, 2)}\n`);
+  }
+  await writeConfig(input.path, staging, options.transformConfig);
+  await copyCompanionFiles(input.path, staging);
+  return (await readdir(staging)).sort();
+}
+
+/** Leftovers of writes by earlier versions: `mkdtemp` staging folders and pid-less temp files. */
+const LEGACY_LEFTOVER = /^(\.peft-staging-[A-Za-z0-9]{6}|\..+\.[0-9a-f]{12}\.tmp)$/;
+
+/** Whether an entry of an existing output folder is one a model folder holds, so replacing it loses nothing of the user's. */
+export function isModelFolderEntry(name: string): boolean {
+  return (
+    name === 'config.json' ||
+    name.endsWith('.safetensors') ||
+    name.endsWith('.safetensors.index.json') ||
+    COMPANION_FILE.test(name) ||
+    parseOwnedEntryName(name) !== undefined ||
+    LEGACY_LEFTOVER.test(name)
+  );
 }
 
 async function writeConfig(

@@ -1,12 +1,20 @@
 import type { StateDict } from '@peft/core';
 import { BNB4_DTYPES, type Bnb4DType, dequantize4bitToHost, readBnb4Tensor } from '@peft/quant-bnb4';
 import { type Command, Option } from 'commander';
-import { type InputShard, openCheckpointInput, progressBar, writeCheckpointOutput } from './checkpoint-io.js';
+import {
+  type InputShard,
+  OVERWRITE_HELP,
+  openCheckpointInput,
+  progressBar,
+  writeCheckpointOutput,
+} from './checkpoint-io.js';
 
 export interface DequantizeOptions {
   output: string;
   /** dtype of the restored weights; default: the dtype each quantization state records. */
   dtype?: Bnb4DType;
+  /** Replace an existing output folder even if it holds files that are not part of a model folder. */
+  overwrite?: boolean;
 }
 
 const QUANT_STATE_MARKER = '.weight.quant_state.bitsandbytes__';
@@ -57,6 +65,7 @@ export async function dequantizeCheckpoint(
     let written: string[];
     try {
       written = await writeCheckpointOutput(input, options.output, transformShard, {
+        overwrite: options.overwrite ?? false,
         transformConfig: ({ quantization_config: _dropped, ...rest }) => rest,
       });
     } finally {
@@ -85,6 +94,7 @@ export function registerDequantizeCommand(program: Command): void {
         'dtype of the restored weights (default: the dtype recorded in each quant state)',
       ).choices(BNB4_DTYPES),
     )
+    .option('--overwrite', OVERWRITE_HELP)
     .action(async (input: string, opts: DequantizeOptions) => {
       const report = await dequantizeCheckpoint(input, opts);
       process.stdout.write(`dequantized ${report.dequantized.length} weights -> ${opts.output}\n`);

@@ -136,7 +136,11 @@ export function formatInspectReport(report: InspectReport): string {
     'nested',
     'bits/param',
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  // A loop, not Math.max(...column): a checkpoint can have more tensors than a call may take arguments.
+  const widths = header.map((h) => h.length);
+  for (const row of rows) {
+    for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, row[i]!.length);
+  }
   const line = (cells: string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i]!))
@@ -152,7 +156,8 @@ export function formatInspectReport(report: InspectReport): string {
       `quantization_config: bitsandbytes 4-bit ${q.quantType}, double quant ${q.doubleQuant ? 'on' : 'off'}, compute dtype ${q.computeDtype}`,
     );
   }
-  lines.push(line(header), ...rows.map(line));
+  lines.push(line(header));
+  for (const row of rows) lines.push(line(row));
   return `${lines.join('\n')}\n`;
 }
 

@@ -11,7 +11,7 @@ import {
 } from '@peft/quant-bnb4';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { LosslessNumber } from 'lossless-json';
-import { openCheckpointInput, progressBar, writeCheckpointOutput } from './checkpoint-io.js';
+import { OVERWRITE_HELP, openCheckpointInput, progressBar, writeCheckpointOutput } from './checkpoint-io.js';
 
 export interface QuantizeOptions {
   output: string;
@@ -22,6 +22,8 @@ export interface QuantizeOptions {
   include?: RegExp;
   /** Never quantize weights whose name matches. */
   exclude?: RegExp;
+  /** Replace an existing output folder even if it holds files that are not part of a model folder. */
+  overwrite?: boolean;
 }
 
 export interface QuantizeReport {
@@ -89,6 +91,7 @@ export async function quantizeCheckpoint(
     let written: string[];
     try {
       written = await writeCheckpointOutput(input, options.output, transformShard, {
+        overwrite: options.overwrite ?? false,
         transformConfig: (config) =>
           withQuantizationConfig(config, {
             quantType: options.quantType ?? 'nf4',
@@ -175,6 +178,7 @@ export function registerQuantizeCommand(program: Command): void {
       parseRegex,
     )
     .option('--exclude <regex>', 'never quantize weights whose tensor name matches', parseRegex)
+    .option('--overwrite', OVERWRITE_HELP)
     .action(
       async (
         input: string,
@@ -185,6 +189,7 @@ export function registerQuantizeCommand(program: Command): void {
           doubleQuant: boolean;
           include?: RegExp;
           exclude?: RegExp;
+          overwrite?: boolean;
         },
       ) => {
         const report = await quantizeCheckpoint(input, opts);

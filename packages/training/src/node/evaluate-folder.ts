@@ -1,7 +1,8 @@
 // Evaluating a model folder, with an adapter folder if given, over a JSONL file.
 import type { PeftModel } from '@peft/adapter-bridge';
+import { evaluableModel } from '../adapters.js';
 import { type EvalResult, evaluate } from '../evaluate.js';
-import { evaluableModel, loadAdapterFolder } from './adapters.js';
+import { loadAdapterFolder } from './adapters.js';
 import { readDataset } from './dataset.js';
 import {
   type BackendOptions,

@@ -8,7 +8,7 @@ import {
 } from '@peft/adapter-bridge';
 import { savePretrained } from '@peft/adapter-bridge/node';
 import { ConfigError } from '@peft/core';
-import { attachNewAdapter, RunRandomStream } from './adapters.js';
+import { attachNewAdapter, RunRandomStream } from '../adapters.js';
 import { type BackendOptions, ensureBackend, type MethodOptions, resolveAdapterConfig } from './finetune.js';
 import { loadModelFolder } from './model-folder.js';
 

@@ -30,7 +30,7 @@ export function bigramModel(vocab: number, options: { dropout?: number; seed?: n
             targets.push(target);
           }
         }
-        let logits = tf.gather(table, tf.tensor1d(inputs, 'int32')) as tf.Tensor2D;
+        let logits: tf.Tensor = tf.gather(table, tf.tensor1d(inputs, 'int32'));
         if (training && options.dropout)
           logits = tf.dropout(logits, options.dropout, undefined, seed * 1000 + draws++);
         const labels = tf.oneHot(tf.tensor1d(targets, 'int32'), vocab);
