@@ -51,6 +51,7 @@ export {
   type OptionType,
   optionFlag,
   parseOptionValue,
+  resolveOptionValues,
 } from './option-spec.js';
 export {
   assertQuantizedLinear,

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
-import { checkOptionValue, type OptionSpec, optionFlag, parseOptionValue } from './option-spec.js';
+import {
+  checkOptionValue,
+  type OptionSpec,
+  optionFlag,
+  parseOptionValue,
+  resolveOptionValues,
+} from './option-spec.js';
 
 const blocksize: OptionSpec = {
   name: 'blocksize',
@@ -93,5 +99,24 @@ describe('checkOptionValue', () => {
   ])('refuses a bad typed value for %o, naming the option', (spec, value, message) => {
     expect(() => checkOptionValue(spec, value)).toThrow(ConfigError);
     expect(() => checkOptionValue(spec, value)).toThrow(message);
+  });
+});
+
+describe('resolveOptionValues', () => {
+  it('fills defaults, keeps given values, and skips options without a default', () => {
+    expect(resolveOptionValues([blocksize, doubleQuant, loraAlpha], { doubleQuant: false }, 'q')).toEqual({
+      blocksize: 64,
+      doubleQuant: false,
+    });
+    expect(resolveOptionValues([blocksize], { blocksize: 256, extra: undefined }, 'q')).toEqual({
+      blocksize: 256,
+    });
+  });
+
+  it('refuses unknown keys naming them and the known ones, and bad values naming the option', () => {
+    expect(() =>
+      resolveOptionValues([blocksize, doubleQuant], { blockSize: 64, dq: true }, 'quantizer "nf4"'),
+    ).toThrow('quantizer "nf4" has no option "blockSize", "dq"; its options are blocksize, doubleQuant');
+    expect(() => resolveOptionValues([blocksize], { blocksize: 100 }, 'q')).toThrow(/option "blocksize" 100/);
   });
 });

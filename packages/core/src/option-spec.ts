@@ -165,3 +165,33 @@ export function parseOptionValue(spec: OptionSpec, raw: string): unknown {
   validate(spec, value, where, shown);
   return value;
 }
+
+/**
+ * Options as a plug-in resolves them: every key checked against its spec (an unknown key is a
+ * ConfigError naming it and listing the known ones), unset (undefined) ones given their spec's default.
+ * `owner` names the plug-in in messages, e.g. 'quantizer "nf4"'.
+ */
+export function resolveOptionValues(
+  specs: readonly OptionSpec[],
+  input: Readonly<Record<string, unknown>>,
+  owner: string,
+): Readonly<Record<string, unknown>> {
+  const byName = new Map(specs.map((spec) => [spec.name, spec]));
+  const unknown = Object.keys(input).filter((key) => input[key] !== undefined && !byName.has(key));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `${owner} has no option ${unknown.map((k) => `"${k}"`).join(', ')}; its options are ${specs.map((s) => s.name).join(', ') || 'none'}`,
+    );
+  }
+  const resolved: Record<string, unknown> = {};
+  for (const spec of specs) {
+    const value = input[spec.name];
+    if (value !== undefined) {
+      checkOptionValue(spec, value);
+      resolved[spec.name] = Array.isArray(value) ? Object.freeze([...value]) : value;
+    } else if (spec.default !== undefined) {
+      resolved[spec.name] = spec.default;
+    }
+  }
+  return Object.freeze(resolved);
+}
