@@ -2,7 +2,7 @@
 // output folder whole or not at all, clean up after killed runs, and report file-system trouble as the
 // user's situation (exit code 3, one sentence naming the path).
 import { spawnSync } from 'node:child_process';
-import { link, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromFloat32 } from '@peft/core';
 import { openCheckpoint, ownedEntryName } from '@peft/core/node';
@@ -53,7 +53,9 @@ describe('an output that is an input is refused (exit 3)', () => {
       const run = await runPeft(command, m, '-o', mlink);
       expect(run.code).toBe(3);
       const line = errorLine(run.stderr);
-      expect(line).toContain(`output ${mlink} is the input ${m}`);
+      expect(line).toBe(
+        `error: output ${mlink} is the input; write to another path (both resolve to ${await realpath(m)}: the input ${m}).`,
+      );
       expect(await contents(m)).toEqual(before);
     }
   });
@@ -67,7 +69,8 @@ describe('an output that is an input is refused (exit 3)', () => {
     const before = await contents(m);
     const sameFile = await runPeft('quantize', weights, '-o', hard);
     expect(sameFile.code).toBe(3);
-    expect(errorLine(sameFile.stderr)).toContain(`output ${hard} is the input ${weights}`);
+    expect(errorLine(sameFile.stderr)).toContain(`output ${hard} is the input;`);
+    expect(errorLine(sameFile.stderr)).toContain(weights);
     const inside = await runPeft('quantize', m, '-o', join(m, 'quantized'));
     expect(inside.code).toBe(3);
     expect(errorLine(inside.stderr)).toContain('lies inside the input');

@@ -64,10 +64,16 @@ export async function assertOutputOutsideInputs(output: string, inputs: readonly
     const via = (path: string, real: string) =>
       resolve(path) === real ? '' : ` (${path} resolves to ${real})`;
     if (inReal === outReal || sameFile(inStats, outStats)) {
+      const how =
+        resolve(output) === resolve(input)
+          ? ''
+          : inReal === outReal
+            ? ` (both resolve to ${outReal}: the input ${input})`
+            : ` (the same file as the input ${input}, through a hard link or mount)`;
       throw new OutputOverlapsInputError(
         output,
         input,
-        `output ${output} is the input ${input}${via(output, outReal)}; write to another path.`,
+        `output ${output} is the input; write to another path${how}.`,
       );
     }
     if (isInside(outReal, inReal) || outAncestors.some((a) => sameFile(a, inStats))) {

@@ -48,6 +48,26 @@ describe('writeFileAtomic', () => {
     expect((await readdir(dir)).sort()).toEqual(['new.bin', 'target.json']);
   });
 
+  it('writes many small chunks around large ones in order (small ones are gathered)', async () => {
+    const { target } = await folderWithOldFile();
+    const chunks: Uint8Array[] = [];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed;
+    };
+    for (let i = 0; i < 3000; i++) {
+      // Mostly tiny, some just under and over the gathering size.
+      const size = i % 1000 === 500 ? (1 << 20) + 3 : i % 700 === 1 ? (1 << 20) - 1 : next() % 600;
+      chunks.push(Uint8Array.from({ length: size }, () => next() & 255));
+    }
+    await writeFileAtomic(target, chunks);
+    const expected = Buffer.concat(chunks);
+    const got = await readFile(target);
+    expect(got.byteLength).toBe(expected.byteLength);
+    expect(got.equals(expected)).toBe(true);
+  });
+
   it('leaves the old file intact and removes the temp file when the data source fails midway', async () => {
     const { dir, target } = await folderWithOldFile();
     async function* failing() {
