@@ -26,7 +26,9 @@ export {
 } from './quantization-config.js';
 export { type Bnb4QuantizeOptions, quantize4bit } from './quantize.js';
 export { type QuantizeModuleOptions, quantizeModule } from './quantize-module.js';
+export { BNB4_QUANTIZER_OPTIONS, fp4Quantizer, nf4Quantizer, registerBnb4Quantizers } from './quantizer.js';
 export { bnb4StateDict, hasBnb4QuantState, quantStateKey, readBnb4Tensor } from './state-dict.js';
+export { bnb4StorageBytes } from './storage-bytes.js';
 export { DYNAMIC_MAP_SIGNED, FP4_CODE, FP4_THRESHOLDS, NF4_CODE, NF4_THRESHOLDS } from './tables.js';
 export {
   BNB4_BLOCKSIZES,
@@ -42,8 +44,10 @@ export {
   NESTED_BLOCKSIZE,
 } from './types.js';
 
-// One registration on import, as PEFT's `__init__` does, so `loadLinear` reads bitsandbytes layers as
-// soon as this package is imported. Idempotent across duplicate installed copies.
+// Registration on import, as PEFT's `__init__` does, so `loadLinear` reads bitsandbytes layers and the
+// "nf4" / "fp4" quantizers are listed as soon as this package is imported. Idempotent across duplicate installed copies.
 import { registerBnb4 } from './linear-format.js';
+import { registerBnb4Quantizers } from './quantizer.js';
 
 registerBnb4();
+registerBnb4Quantizers();
