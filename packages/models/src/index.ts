@@ -1,5 +1,13 @@
 // Public surface of @peft/models (browser-safe). File I/O lives in `@peft/models/node`.
 
+export type { RandomStateHooks } from './checkpoint.js';
+export {
+  type ChunkedLossOptions,
+  chunkedCausalLmLoss,
+  DEFAULT_LOSS_CHUNK_BYTES,
+  type LossHead,
+  lossChunkTokens,
+} from './chunked-loss.js';
 export {
   configToJson,
   type LlamaConfig,
@@ -16,9 +24,18 @@ export { KvCache } from './kv-cache.js';
 export { type CheckpointLayout, checkpointLayout, type LinearSpec } from './layout.js';
 export { type LoadOptions, loadLlama, type QuantizeLinear, type QuantizeLinearContext } from './load.js';
 export { causalLmLoss, IGNORE_INDEX } from './loss.js';
-export { type CausalLmInput, type CausalLmOutput, LlamaForCausalLM, LlamaModel } from './model.js';
+export {
+  type CausalLmInput,
+  type CausalLmLossOptions,
+  type CausalLmOutput,
+  type GradientCheckpointingOptions,
+  LlamaForCausalLM,
+  LlamaModel,
+} from './model.js';
+export { MODEL_PRESETS, type ModelPresetName, modelPreset } from './presets.js';
 export { loadPretrained, type PretrainedFiles, type PretrainedModel } from './pretrained.js';
 export { createRandomModel, randomStateDict } from './random-model.js';
+export { randomTokenizerJson } from './random-tokenizer.js';
 export { inverseFrequencies } from './rope.js';
 export { type RopeScaling, SUPPORTED_ROPE_TYPES } from './rope-scaling.js';
 export { pickToken, type SamplingOptions } from './sampling.js';

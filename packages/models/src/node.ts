@@ -9,6 +9,13 @@ import type { LlamaForCausalLM } from './model.js';
 import { loadPretrained, type PretrainedModel } from './pretrained.js';
 import { modelStateDict } from './state-dict.js';
 
+export {
+  DEFAULT_MAX_SHARD_BYTES,
+  type WriteRandomModelOptions,
+  type WrittenModel,
+  writeRandomModel,
+} from './write-random-model.js';
+
 /**
  * Loads a Hugging Face checkpoint folder: `config.json`, `model.safetensors` or a sharded
  * `model.safetensors.index.json`, and when present `tokenizer.json` (+ `tokenizer_config.json`)
