@@ -90,6 +90,10 @@ describe('contract v2 methods by name', () => {
 
   it('refuses malformed v2 registrations and a name taken by another method', () => {
     expect(() => registerPeftMethod({ ...toyV2, name: 'Toy' })).toThrow(/not a lower-case name/);
+    // Names are PEFT's lower-case peft_type, which may hold underscores (ln_tuning).
+    registerPeftMethod({ ...toyV2, name: 'toy_tuning' });
+    expect(methodByName('toy_tuning').peftType).toBe('TOY');
+    unregisterPeftMethod('TOY');
     expect(() =>
       registerPeftMethod({ ...toyV2, training: { ...toyV2.training, defaultLearningRate: 0 } }),
     ).toThrow(/no valid training block/);

@@ -34,7 +34,7 @@ export function registerPeftMethod(method: AnyPeftMethod, options: { replace?: b
   methods.set(method.peftType, method);
 }
 
-const METHOD_NAME = /^[a-z][a-z0-9-]*$/;
+const METHOD_NAME = /^[a-z][a-z0-9_-]*$/;
 
 /** A v2 method's name and training block are well formed, and its name is not another method's. */
 function checkTrainingInfo(method: AnyPeftMethod): void {
