@@ -17,7 +17,7 @@ interface ImportReport {
 
 /** What each registering package adds to peft.js' global registries when imported. */
 const REGISTERS: Record<string, Record<string, string[]>> = {
-  '@peft/quant-bnb4': { 'linear-formats': ['bnb4'] },
+  '@peft/quant-bnb4': { 'linear-formats': ['bnb4'], quantizers: ['nf4', 'fp4'] },
   '@peft/vera': { 'peft-methods': ['VERA'] },
   '@peft/lora': { 'peft-methods': ['LORA'] },
 };
