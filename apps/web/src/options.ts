@@ -7,7 +7,7 @@ export interface RunOptions {
   steps: number;
   /** Training rows per step. */
   batchSize: number;
-  /** Peak learning rate (linear warm-up over the first tenth of the steps, then cosine decay). */
+  /** Peak learning rate (linear warm-up over min(20, steps) steps, as `peft demo`, then cosine decay). */
   learningRate: number;
   /** VeRA rank: the size of the shared random projections. */
   r: number;

@@ -1,18 +1,20 @@
-import { type AdapterFiles, getPeftModel, type PeftModel, saveAdapterFiles } from '@peft/adapter-bridge';
+import { type AdapterFiles, type PeftModel, saveAdapterFiles } from '@peft/adapter-bridge';
 import type { BackendName } from '@peft/backends';
-import { isLinear } from '@peft/core';
+import { getQuantizer, isLinear, quantizeLinears } from '@peft/core';
 import type { LlamaForCausalLM, TextTokenizer } from '@peft/models';
-import { quantizeModule } from '@peft/quant-bnb4';
-import type { JsonlRow } from '@peft/training';
+import '@peft/quant-bnb4'; // registers the "nf4" quantizer
+import { evaluate, type JsonlRow, type TrainingArguments } from '@peft/training';
+import { attachNewAdapter, evaluableModel, RunRandomStream, trainableAdapter } from '@peft/training/adapters';
 import { type VeraSharedState, veraConfig } from '@peft/vera';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunOptions } from '../options.js';
 import { activate, type BackendPlan, fetchToHost } from './backends.js';
-import { heldOutLoss } from './evaluate.js';
 import type { EmitRunEvent } from './events.js';
 import { encodeRows, promptExample, rowTexts } from './examples.js';
 import { greedyGenerations } from './generations.js';
-import { nextTurn, trainAdapters } from './train.js';
+import { runArguments } from './run-arguments.js';
+import { bucketedEvaluable, bucketedTrainable } from './shape-buckets.js';
+import { nextTurn, trainAdapter } from './train.js';
 
 /** The base model and the data a run fine-tunes on (already loaded: see `loadDemoAssets`). */
 export interface RunInputs {
@@ -22,9 +24,10 @@ export interface RunInputs {
   eval: JsonlRow[];
 }
 
-/** Rows are short pronunciations (at most ~33 tokens); this only guards against a pathological row. */
-const MAX_SEQ_LEN = 128;
 const EVAL_BATCH = 32;
+/** NF4 with double quantization in blocks of 64, as `load_in_4bit` with QLoRA's settings (and `peft demo`). */
+const QUANTIZER = 'nf4';
+const QUANTIZER_OPTIONS = { blocksize: 64, doubleQuant: true };
 
 /** Bytes each linear layer holds for its weight and statistics, by path. */
 function linearStorage(model: LlamaForCausalLM): Map<string, number> {
@@ -38,17 +41,21 @@ function sumOver(bytes: Map<string, number>, paths: readonly string[]): number {
   return paths.reduce((sum, path) => sum + (bytes.get(path) ?? 0), 0);
 }
 
-/** Quantizes every linear but the output head to NF4 (double quantization) and attaches VeRA to them all. */
+/**
+ * Quantizes every linear but the output head to NF4 (double quantization) through the quantizer registry
+ * and attaches VeRA to them all, its random init (if any) drawn from the run's stream.
+ */
 async function quantizeAndAttach(
   model: LlamaForCausalLM,
   options: RunOptions,
+  random: RunRandomStream,
   emit: EmitRunEvent,
 ): Promise<PeftModel> {
   const { config } = model;
   emit({ type: 'phase', text: 'Quantizing the base model to NF4 with double quantization' });
   await nextTurn();
   const dense = linearStorage(model);
-  const quantized = quantizeModule(model, { quantType: 'nf4', doubleQuant: true });
+  const quantized = quantizeLinears(model, getQuantizer(QUANTIZER), QUANTIZER_OPTIONS);
   emit({
     type: 'model',
     layers: config.numHiddenLayers,
@@ -58,9 +65,10 @@ async function quantizeAndAttach(
     denseBytes: sumOver(dense, quantized),
     quantizedBytes: sumOver(linearStorage(model), quantized),
   });
-  const peft = getPeftModel(
+  const peft = attachNewAdapter(
     model,
     veraConfig({ r: options.r, target_modules: 'all-linear', projection_prng_key: options.seed }),
+    random,
   );
   emit({ type: 'parameters', ...peft.parameterCounts(), summary: peft.trainableParametersSummary() });
   return peft;
@@ -80,10 +88,12 @@ export async function fineTune(
 ): Promise<AdapterFiles> {
   let peft: PeftModel | null = null;
   try {
+    const args = runArguments(options, inputs.model.config.maxPositionEmbeddings);
+    const random = new RunRandomStream(args.seed);
     await activate(backends.host);
-    peft = await quantizeAndAttach(inputs.model, options, emit);
+    peft = await quantizeAndAttach(inputs.model, options, random, emit);
     await activate(backends.compute);
-    await trainAndEvaluate(peft, inputs, options, emit);
+    await trainAndEvaluate(peft, random, inputs, options, args, emit);
     emit({ type: 'phase', text: 'Writing the adapter folder' });
     await fetchToHost(adapterTensors(peft));
     await activate(backends.host);
@@ -106,38 +116,53 @@ function adapterTensors(peft: PeftModel): tf.Tensor[] {
   return shared ? [...variables, shared.projections.aT, shared.projections.bT] : variables;
 }
 
+/**
+ * Held-out loss and generations, training with `@peft/training`'s `train()`, then both again. Batches are
+ * widened to a few shapes (`shape-buckets.ts`) for WebGPU's shader cache; the losses are unchanged.
+ */
 async function trainAndEvaluate(
   peft: PeftModel,
+  random: RunRandomStream,
   inputs: RunInputs,
   options: RunOptions,
+  args: TrainingArguments,
   emit: EmitRunEvent,
 ): Promise<void> {
   const { model, tokenizer } = inputs;
   const { config } = model;
   const eosTokenId = config.eosTokenIds[0] ?? 2;
   const padId = config.padTokenId ?? eosTokenId;
-  const maxSeqLen = Math.min(MAX_SEQ_LEN, config.maxPositionEmbeddings);
   const encode = (rows: JsonlRow[], source: string) =>
-    encodeRows(tokenizer, rows, { eosTokenId, maxLength: maxSeqLen, vocabSize: config.vocabSize, source });
+    encodeRows(tokenizer, rows, { eosTokenId, maxLength: args.seqLen, vocabSize: config.vocabSize, source });
 
   const train = encode(inputs.train, 'finetune-train.jsonl');
-  const heldOutRows = inputs.eval.slice(0, options.evalRows);
-  const heldOut = encode(heldOutRows, 'finetune-eval.jsonl');
+  const heldOut = encode(inputs.eval.slice(0, options.evalRows), 'finetune-eval.jsonl');
   const examples = rowTexts(inputs.eval)
     .slice(0, options.words)
     .map((text) => promptExample(text, 'finetune-eval.jsonl'));
-  const evaluate = async (when: 'before' | 'after') => {
+  const buckets = { padId, maxSeqLen: args.seqLen };
+  const evaluable = bucketedEvaluable(evaluableModel(model), buckets);
+  const evaluateAndGenerate = async (when: 'before' | 'after') => {
     emit({ type: 'phase', text: `Held-out loss ${when} fine-tuning` });
-    const loss = await heldOutLoss(model, heldOut, { padId, batchSize: EVAL_BATCH, maxSeqLen });
-    emit({ type: 'eval', when, loss, rows: heldOut.length });
+    const result = await evaluate(evaluable, heldOut, {
+      batchSize: EVAL_BATCH,
+      seqLen: args.seqLen,
+      padTokenId: padId,
+    });
+    emit({ type: 'eval', when, loss: result.loss, rows: result.examples });
     emit({ type: 'phase', text: `Generating ${examples.length} held-out words ${when} fine-tuning` });
     const items = await greedyGenerations(model, tokenizer, examples, options.maxNewTokens);
     emit({ type: 'generations', when, items });
   };
 
   peft.eval();
-  await evaluate('before');
-
-  await trainAdapters(peft, model, train, options, { padId, maxSeqLen }, emit);
-  await evaluate('after');
+  await evaluateAndGenerate('before');
+  await trainAdapter(
+    bucketedTrainable(trainableAdapter(model, peft, random), buckets),
+    train,
+    padId,
+    args,
+    emit,
+  );
+  await evaluateAndGenerate('after');
 }

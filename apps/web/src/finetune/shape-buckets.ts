@@ -1,15 +1,23 @@
-import { IGNORE_INDEX, type LlamaForCausalLM } from '@peft/models';
-import { type Batch, makeBatch, sequentialBatches } from '@peft/training';
+import { IGNORE_INDEX } from '@peft/models';
+import type { Batch, EvaluableModel, TrainableModel } from '@peft/training';
+
+/** Batch lengths are rounded up to a multiple of this many tokens. */
+export const SHAPE_BUCKET = 8;
 
 /**
- * Pads sequences into a batch whose length is rounded up to a multiple of `multiple` (at most `maxSeqLen`).
+ * `batch` widened to a length that is a multiple of `multiple` (at most `maxSeqLen`): more right padding,
+ * with pad ids, attention mask 0 and ignored labels, so the loss over its predicted tokens is unchanged.
  * Why: tfjs' WebGPU backend compiles a shader per tensor shape, and on a CPU-emulated adapter a compile
- * costs far more than the math, so a handful of lengths instead of one per batch makes steps many times faster;
- * elsewhere the few extra padding tokens cost little.
+ * costs far more than the math, so a handful of lengths instead of one per batch makes steps many times
+ * faster; elsewhere the few extra padding tokens cost little.
  */
-export function bucketedBatch(sequences: number[][], padId: number, maxSeqLen: number, multiple = 8): Batch {
-  const batch = makeBatch(sequences, padId, maxSeqLen);
-  const seqLen = Math.min(maxSeqLen, Math.ceil(batch.seqLen / multiple) * multiple);
+export function bucketedBatch(
+  batch: Batch,
+  padId: number,
+  maxSeqLen: number,
+  multiple = SHAPE_BUCKET,
+): Batch {
+  const seqLen = Math.max(batch.seqLen, Math.min(maxSeqLen, Math.ceil(batch.seqLen / multiple) * multiple));
   if (seqLen === batch.seqLen) return batch;
   const widen = (values: Int32Array, fill: number) => {
     const out = new Int32Array(batch.batchSize * seqLen).fill(fill);
@@ -27,45 +35,34 @@ export function bucketedBatch(sequences: number[][], padId: number, maxSeqLen: n
   };
 }
 
-/** A padded batch as the nested rows `LlamaForCausalLM.forward` takes. */
-export function batchInput(batch: Batch): {
-  inputIds: number[][];
-  attentionMask: number[][];
-  labels: number[][];
-} {
-  const rows = (values: Int32Array) =>
-    Array.from({ length: batch.batchSize }, (_, b) =>
-      Array.from(values.subarray(b * batch.seqLen, (b + 1) * batch.seqLen)),
-    );
+/** How `bucketedBatch` widens the batches a model is given. */
+export interface BucketOptions {
+  padId: number;
+  maxSeqLen: number;
+}
+
+/** `model` for evaluation, each batch widened by `bucketedBatch` before its loss. */
+export function bucketedEvaluable(model: EvaluableModel, options: BucketOptions): EvaluableModel {
   return {
-    inputIds: rows(batch.inputIds),
-    attentionMask: rows(batch.attentionMask),
-    labels: rows(batch.labels),
+    loss: (batch) => model.loss(bucketedBatch(batch, options.padId, options.maxSeqLen)),
+    setTraining: (on) => model.setTraining(on),
+    get training() {
+      return model.training;
+    },
   };
 }
 
-/**
- * Mean next-token cross-entropy over every predicted token of `sequences` (each batch's mean weighted by
- * its token count, so the result does not depend on how rows fall into batches). Reads each batch's loss
- * asynchronously, so a WebGPU page is not blocked while the GPU works.
- */
-export async function heldOutLoss(
-  model: LlamaForCausalLM,
-  sequences: number[][],
-  options: { padId: number; batchSize: number; maxSeqLen: number },
-): Promise<number> {
-  let weighted = 0;
-  let tokens = 0;
-  for (const rows of sequentialBatches(sequences, options.batchSize)) {
-    const batch = bucketedBatch(rows, options.padId, options.maxSeqLen);
-    if (batch.predictedTokens === 0) continue;
-    const loss = model.loss(batchInput(batch));
-    try {
-      weighted += (await loss.data())[0]! * batch.predictedTokens;
-    } finally {
-      loss.dispose();
-    }
-    tokens += batch.predictedTokens;
-  }
-  return tokens === 0 ? Number.NaN : weighted / tokens;
+/** `model` for training, each batch widened by `bucketedBatch` before its loss; everything else as it is. */
+export function bucketedTrainable(model: TrainableModel, options: BucketOptions): TrainableModel {
+  return {
+    loss: (batch) => model.loss(bucketedBatch(batch, options.padId, options.maxSeqLen)),
+    trainableVariables: () => model.trainableVariables(),
+    setTraining: (on) => model.setTraining(on),
+    get training() {
+      return model.training;
+    },
+    saveFiles: () => model.saveFiles(),
+    randomState: () => model.randomState(),
+    restoreRandomState: (state) => model.restoreRandomState(state),
+  };
 }
