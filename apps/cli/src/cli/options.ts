@@ -135,8 +135,12 @@ export function methodOptionsFrom(
     const own = new Set(methodOptionSpecs(chosen).map((s) => s.name));
     const misplaced = Object.keys(options).filter((k) => !own.has(k));
     if (misplaced.length > 0) {
+      const owners = (key: string) =>
+        trainingMethods()
+          .filter((m) => methodOptionSpecs(m).some((s) => s.name === key))
+          .map((m) => m.name);
       command.error(
-        `error: ${misplaced.map((k) => `${optionFlag({ name: k })} does not apply to --method ${method}`).join('; ')}`,
+        `error: ${misplaced.map((k) => `${optionFlag({ name: k })} applies to --method ${owners(k).join(' or ')} only`).join('; ')}`,
       );
     }
   }

@@ -150,6 +150,73 @@ describe('finetune(): stop and resume', () => {
     },
   );
 
+  it('writes the same adapter bytes as `peft finetune` given the same options', async () => {
+    const cliDir = join(tmp.dir, 'cli');
+    const cli = await runPeft(
+      ...finetuneArgs(
+        cliDir,
+        '--method',
+        'lora',
+        '--r',
+        '4',
+        '--target-modules',
+        'all-linear',
+        '--dropout',
+        '0.2',
+      ),
+      ...['--quantize', 'nf4', '--steps', '3', '--seed', '3', '--lr', '0.01', '--kernel-threads', '1'],
+    );
+    expect(cli.code).toBe(0);
+    const libraryDir = join(tmp.dir, 'library');
+    const result = await finetune({
+      model: modelDir,
+      data: trainData,
+      output: libraryDir,
+      method: 'lora',
+      r: 4,
+      targetModules: 'all-linear',
+      dropout: 0.2,
+      quantize: 'nf4',
+      steps: 3,
+      seed: 3,
+      learningRate: 0.01,
+      batchSize: 2,
+    });
+    expect(result).toMatchObject({ completed: true, step: 3, adapterDir: libraryDir });
+    for (const name of ['adapter_model.safetensors', 'adapter_config.json']) {
+      const a = await readFile(join(cliDir, name));
+      const b = await readFile(join(libraryDir, name));
+      expect(Buffer.compare(a, b), name).toBe(0);
+    }
+  });
+
+  it("gives two runs in one process, even interleaved, what each gives alone (the random stream is the run's)", async () => {
+    const run = (seed: number, name: string) =>
+      finetune({
+        model: modelDir,
+        data: trainData,
+        output: join(tmp.dir, name),
+        method: 'lora',
+        r: 4,
+        targetModules: 'all-linear',
+        dropout: 0.3,
+        initLoraWeights: false,
+        steps: 4,
+        seed,
+        batchSize: 2,
+        saveEvery: 0,
+      });
+    await run(1, 'alone-1');
+    await run(2, 'alone-2');
+    // Both runs step in turns on one thread; each draws its dropout masks and init from its own stream.
+    await Promise.all([run(1, 'together-1'), run(2, 'together-2')]);
+    const alone1 = await adapterFile(join(tmp.dir, 'alone-1'));
+    const alone2 = await adapterFile(join(tmp.dir, 'alone-2'));
+    expect(Buffer.compare(alone1, alone2)).not.toBe(0);
+    expect(Buffer.compare(await adapterFile(join(tmp.dir, 'together-1')), alone1)).toBe(0);
+    expect(Buffer.compare(await adapterFile(join(tmp.dir, 'together-2')), alone2)).toBe(0);
+  });
+
   it('holds tf.memory().numTensors flat across steps and frees everything at the end', async () => {
     const before = tf.memory().numTensors;
     const counts: number[] = [];
@@ -215,6 +282,7 @@ describe('peft finetune', () => {
     expect(run.stderr).toMatch(/step 4\/4 {2}loss \d/);
     expect(run.stderr).toMatch(/checkpoint at step 2: .*checkpoint-2/);
     expect((await readdir(straight)).sort()).toEqual([
+      'README.md',
       'adapter_config.json',
       'adapter_model.safetensors',
       'checkpoint-2',
@@ -337,6 +405,7 @@ describe('peft finetune', () => {
     );
     expect(failed.code).toBe(3);
     expect((await readdir(out)).sort()).toEqual([
+      'README.md',
       'adapter_config.json',
       'adapter_model.safetensors',
       'checkpoint-1',

@@ -193,7 +193,26 @@ describe('peft init-adapter', () => {
     ).toBe(0);
     expect(JSON.parse(await readFile(join(out, 'adapter_config.json'), 'utf8')).r).toBe(3);
 
-    expect((await runPeft('init-adapter', modelDir, '-o', out)).code).toBe(2);
+    // Without --config the method options say what to create; a method option beside --config is a usage error.
+    const fromOptions = join(tmp.dir, 'from-options');
+    const made = await runPeft(
+      'init-adapter',
+      modelDir,
+      '-o',
+      fromOptions,
+      '--method',
+      'lora',
+      '--r',
+      '2',
+      '--backend',
+      'wasm',
+    );
+    expect(made.code).toBe(0);
+    expect(JSON.parse(await readFile(join(fromOptions, 'adapter_config.json'), 'utf8'))).toMatchObject({
+      peft_type: 'LORA',
+      r: 2,
+    });
+    expect((await runPeft('init-adapter', modelDir, '--config', other, '--r', '4', '-o', out)).code).toBe(2);
     const help = await runPeft('init-adapter', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: peft init-adapter [options] <model-dir>');

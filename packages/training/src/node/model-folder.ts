@@ -2,9 +2,18 @@
 // optional on-the-fly quantization of its linear layers by any registered quantizer.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, getQuantizer, isLinear, quantizeLinears } from '@peft/core';
+import {
+  ConfigError,
+  DenseLinear,
+  getQuantizer,
+  type HostTensor,
+  isLinear,
+  isOutputHead,
+  toFloat32,
+} from '@peft/core';
 import type { GenerateOptions, LlamaConfig, LlamaForCausalLM, TextTokenizer } from '@peft/models';
 import { fromPretrained } from '@peft/models/node';
+import * as tf from '@tensorflow/tfjs-core';
 
 export interface LoadModelFolderOptions {
   /** A registered quantizer's name (e.g. "nf4", "fp4") for the dense linear layers but the head; default "none". */
@@ -65,16 +74,27 @@ export async function loadModelFolder(dir: string, options: LoadModelFolderOptio
   const name = options.quantize ?? 'none';
   const quantizer = name === 'none' ? null : getQuantizer(name);
   const quantizeOptions = quantizer ? quantizer.resolveOptions(options.quantizeOptions ?? {}) : null;
-  const loaded = await fromPretrained(dir);
-  let quantizedLayers: string[] = [];
-  if (quantizer && quantizeOptions) {
-    try {
-      quantizedLayers = quantizeLinears(loaded.model, quantizer, quantizeOptions);
-    } catch (error) {
-      loaded.model.dispose();
-      throw error;
-    }
-  }
+  const quantizedLayers: string[] = [];
+  // Quantized while loading, one layer at a time: the dense copy of a weight lives only until its
+  // quantized layer exists, so the whole dense model is never held.
+  const loaded = await fromPretrained(
+    dir,
+    quantizer && quantizeOptions
+      ? {
+          quantizeLinear: (weight: HostTensor, { path, bias }) => {
+            if (isOutputHead(path)) return null;
+            const dense = denseFromHost(weight, bias);
+            try {
+              const layer = quantizer.quantize(dense, quantizeOptions, path);
+              quantizedLayers.push(path);
+              return layer;
+            } finally {
+              dense.dispose();
+            }
+          },
+        }
+      : {},
+  );
   return {
     dir,
     model: loaded.model,
@@ -85,4 +105,15 @@ export async function loadModelFolder(dir: string, options: LoadModelFolderOptio
     schemes: linearSchemes(loaded.model),
     quantization: quantizer && quantizeOptions ? { type: quantizer.name, options: quantizeOptions } : null,
   };
+}
+
+function denseFromHost(weight: HostTensor, bias: HostTensor | null): DenseLinear {
+  const [out, inFeatures] = weight.shape as [number, number];
+  const w = tf.tensor2d(toFloat32(weight), [out, inFeatures]);
+  const b = bias ? tf.tensor1d(toFloat32(bias)) : null;
+  try {
+    return new DenseLinear(w, b, { storageDType: weight.dtype });
+  } finally {
+    tf.dispose(b ? [w, b] : [w]);
+  }
 }
