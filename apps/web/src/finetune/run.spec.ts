@@ -2,7 +2,7 @@ import { setupBackend } from '@peft/backends';
 import { parseSafetensors, toFloat32 } from '@peft/core';
 import '@peft/vera';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_OPTIONS, type RunOptions } from '../options.js';
 import { TINY_CONFIG, tinyDemoInputs } from '../test-support/tiny-demo.js';
 import type { RunEvent } from './events.js';
@@ -118,6 +118,21 @@ describe('fineTune on a small random Llama with the demo tokenizer and data', ()
     await expect(fineTune(inputs, { ...OPTIONS, words: 1 }, () => {})).rejects.toThrow(
       /finetune-eval\.jsonl: row "no colon here" is not "word: PHONEMES"/,
     );
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+
+  it('refuses to start without Web Crypto (a page outside a secure context), saying how to serve it', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    const inputs = await tinyDemoInputs({ train: 8, eval: 4 });
+    vi.stubGlobal('crypto', undefined);
+    try {
+      await expect(fineTune(inputs, OPTIONS, () => {})).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/secure context: open the page over https:\/\//),
+      });
+    } finally {
+      vi.unstubAllGlobals();
+    }
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 });
