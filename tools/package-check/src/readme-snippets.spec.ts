@@ -19,7 +19,7 @@ const PRINTS: Record<string, string[]> = {
   '@peft/vera': ['trainable params: 448 || all params: 4,560 || trainable%: 9.8246'],
   '@peft/lora': ['trainable params: 896 || all params: 5,008 || trainable%: 17.8914'],
   '@peft/models': ['[ 1, 4, 256 ] 5.6'],
-  '@peft/training': ['0 ', '80 '],
+  '@peft/training': ['true 10 true'],
 };
 
 const packages = publishablePackages().map((p) => p.name);
