@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BackendOptionError } from '../../errors.js';
 import { bnb4Matmul } from '../../ops/bnb4.js';
 import { bnb4WeightsFromArrays, disposeBnb4Weights } from '../../ops/bnb4-weights.js';
 import { setupBackend } from '../../setup/setup-backend.js';
@@ -124,7 +125,7 @@ describe('the 4-bit matmul on kernel threads (wasm, Node)', () => {
     expect(cpu.kernelThreads).toBe(1);
     expect(cpu.kernelThreadsNote).toMatch(/wasm backend only, not cpu/);
     expect(kernelThreadStats().threads).toBe(1);
-    await expect(setupBackend('wasm', { kernelThreads: 0 })).rejects.toThrow(RangeError);
+    await expect(setupBackend('wasm', { kernelThreads: 0 })).rejects.toThrow(BackendOptionError);
     await expect(setupBackend('wasm', { kernelThreads: 1.5 })).rejects.toThrow(/whole number/);
   });
 
