@@ -7,6 +7,8 @@ import type { HeapScratch } from '../wasm-module/heap.js';
 import { type Bnb4SimdExports, bnb4Simd } from '../wasm-module/instance.js';
 import { threadsFor } from '../wasm-threads/row-plan.js';
 import { threadedTransposedFixed16 } from '../wasm-threads/threaded-transposed.js';
+import { fixed16SegmentsInto, type TransposedCall } from './fixed16-segments.js';
+import { sumSegments } from './sum-segments.js';
 
 /**
  * Whether the wasm kernel will take its fixed-point path for this weight on this backend (the SIMD module links
@@ -20,8 +22,9 @@ export function wasmTransposedFixed16(
 }
 
 /**
- * The fixed-point kernel (see assembly/fixed16-transposed.ts), on the kernel threads where they pay. Returns false
- * when some dy * A is NaN or ±Inf (the exact kernel then propagates them).
+ * The fixed-point kernel (see assembly/fixed16-transposed.ts), on the kernel threads where they pay. Partial sums
+ * are added in the fixed segment order of sum-segments.ts on one thread as on many, so dx is bit for bit the same
+ * whatever the thread count. Returns false when some dy * A is NaN or ±Inf (the exact kernel then propagates them).
  */
 function tryFixed16(
   simd: Bnb4SimdExports,
@@ -34,25 +37,26 @@ function tryFixed16(
   { tables, codeScale }: Fixed16Codes,
   out: TensorInfo,
 ): boolean {
+  const segments = sumSegments(a.outFeatures, rows, a.inFeatures);
+  const call: TransposedCall = {
+    dy: wasmPointer(b, dy),
+    rows,
+    tables,
+    codeScale,
+    out: wasmPointer(b, out),
+    work: 0,
+    N: a.outFeatures,
+    K: a.inFeatures,
+  };
   const threads = threadsFor(rows, a);
   if (threads) {
-    const outcome = threadedTransposedFixed16(
-      threads,
-      simd,
-      scratch,
-      b,
-      inputs,
-      a,
-      wasmPointer(b, dy),
-      rows,
-      tables,
-      codeScale,
-      wasmPointer(b, out),
-    );
+    const outcome = threadedTransposedFixed16(threads, simd, scratch, b, inputs, a, call, segments);
     if (outcome !== 'no-room') return outcome === 'done';
   }
-  const work = scratch.alloc(simd.transposedWorkBytes(rows));
-  return simd.transposedFixed16(wasmPointer(b, dy), rows, tables, codeScale, wasmPointer(b, out), work) === 0;
+  call.work = scratch.alloc(simd.transposedWorkBytes(rows));
+  if (!fixed16SegmentsInto(simd, scratch, call, segments, 0, segments.count)) return false;
+  simd.unpermuteSums(call.out, rows * a.inFeatures);
+  return true;
 }
 
 const bnb4MatmulTransposedWasm = bnb4WasmKernel({

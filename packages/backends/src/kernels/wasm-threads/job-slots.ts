@@ -44,4 +44,11 @@ export const Arg = {
   codeScale: 23,
   /** What the job found: for dy·W, 1 when some dy * A was NaN or infinite. */
   result: 24,
+  /**
+   * Tests only: milliseconds the worker sleeps before each claim (a slow core), set by KernelThreads.slowWorker;
+   * post() leaves it alone. It changes timing, never results.
+   */
+  testDelayMs: 25,
+  /** Always 0: the worker sleeps by waiting on it. */
+  testSleep: 26,
 } as const;

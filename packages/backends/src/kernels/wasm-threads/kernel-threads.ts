@@ -40,7 +40,10 @@ export interface MatmulJob extends JobWeight {
   work: number;
 }
 
-/** dy·W: the worker adds its rows' part into its own sums [rows, K] (zeroed first, in column order at the end). */
+/**
+ * dy·W: rows chunkFirst.. of W in segments of chunkRows (sum-segments.ts); the worker writes the permuted sum of
+ * each segment c it claims, from zero, to its own slot at sums + c * rows * K * 4.
+ */
 export interface TransposedJob extends JobWeight {
   kind: 'transposed';
   dy: number;
@@ -118,6 +121,15 @@ export class KernelThreads {
   /** Claims the next chunk of the posted job (the calling thread takes part too); compare with chunkCount. */
   claimChunk(): number {
     return Atomics.add(this.i32, this.counterIndex, 1);
+  }
+
+  /**
+   * Tests only: worker `w` sleeps `ms` milliseconds before each claim from now on (0 stops it), to check that
+   * results do not depend on which thread computes what.
+   */
+  slowWorker(w: number, ms: number): void {
+    if (w < 0 || w >= this.workers.length) throw new KernelThreadError(`no kernel worker ${w}`);
+    Atomics.store(this.i32, w * SLOT_INTS + Arg.testDelayMs, ms | 0);
   }
 
   /** All threads that compute, the calling one included. */

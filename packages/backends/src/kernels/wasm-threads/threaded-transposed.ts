@@ -1,20 +1,28 @@
 import type { NamedTensorInfoMap } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from '../backend-access.js';
+import {
+  fixed16Rows,
+  fixed16SegmentsInto,
+  type TransposedCall,
+} from '../bnb4-matmul-transposed/fixed16-segments.js';
+import { addSums, type SumSegments, segmentRange } from '../bnb4-matmul-transposed/sum-segments.js';
 import type { Bnb4Attrs } from '../kernel-names.js';
 import type { HeapScratch } from '../wasm-module/heap.js';
 import type { Bnb4SimdExports } from '../wasm-module/instance.js';
-import { CallBuffers, chunkRange, jobWeight } from './call-buffers.js';
+import { CallBuffers, jobWeight } from './call-buffers.js';
 import type { KernelThreads, TransposedJob } from './kernel-threads.js';
 import { rowPlan } from './row-plan.js';
 
-/** What a threaded dy·W did: ran, could not run (arena full), or met a NaN / ±Inf in dy * A. */
+/** What a threaded dy·W did: ran, could not run (arena full, nothing to share), or met a NaN / ±Inf in dy * A. */
 export type ThreadedOutcome = 'done' | 'no-room' | 'not-finite';
 
 /**
- * dy·W by the fixed-point kernel on all kernel threads. The sum runs over rows of W, so each thread takes rows
- * (as rowPlan says) and keeps its own sums: this thread in `out` (tfjs heap), each worker in the arena; the
- * workers' sums are added into `out` at the end. Every 16-row chunk is rounded as on one thread; only the order in
- * which chunk sums are added differs, so the result agrees with one thread to float32 rounding, not bit for bit.
+ * dy·W by the fixed-point kernel on all kernel threads, bit for bit as on one thread (sum-segments.ts). The
+ * calling thread first computes the segments that lie (even partly) in the rows only it reads (rowPlan's `first`,
+ * from the tfjs heap) and adds them up in order in `out`; every thread then claims the remaining segments one by
+ * one, each computing a claimed segment's sum from zero into that segment's own slot in the arena. At the end the
+ * slots are added to `out` in segment order, so who computed which segment, and when, changes nothing.
+ * `call.work` is allocated here.
  */
 export function threadedTransposedFixed16(
   threads: KernelThreads,
@@ -23,17 +31,18 @@ export function threadedTransposedFixed16(
   backend: WasmBackendLike,
   inputs: NamedTensorInfoMap,
   a: Bnb4Attrs,
-  dy: number,
-  rows: number,
-  tables: number,
-  codeScale: number,
-  out: number,
+  call: TransposedCall,
+  segments: SumSegments,
 ): ThreadedOutcome {
-  const N = a.outFeatures;
-  const K = a.inFeatures;
+  const { N, K, rows } = call;
   const plan = rowPlan(N, threads.count);
+  // Segments from `own` on start at or after plan.first: every row of them is in the workers' copy of W.
+  const own = Math.min(segments.count, Math.ceil(plan.first / segments.rows));
+  const shared = segments.count - own;
+  if (shared === 0) return 'no-room';
   const weight = jobWeight(threads, backend, inputs, a, plan);
   if (!weight) return 'no-room';
+  const count = rows * K;
   const workBytes = simd.transposedWorkBytes(rows);
   const workers = threads.count - 1;
   const buffers = new CallBuffers(threads.arena);
@@ -41,49 +50,50 @@ export function threadedTransposedFixed16(
     const offsets = buffers.allocAll([
       rows * N * 4,
       32,
-      ...new Array(workers).fill(rows * K * 4),
+      shared * count * 4,
       ...new Array(workers).fill(workBytes),
     ]);
     if (!offsets) return 'no-room';
-    const [dyCopy, tablesCopy] = offsets as [number, number];
-    const sums = offsets.slice(2, 2 + workers);
-    const works = offsets.slice(2 + workers);
+    const [dyCopy, tablesCopy, slots] = offsets as [number, number, number];
+    const works = offsets.slice(3);
     const arena = threads.arena;
-    arena.bytes(dyCopy, rows * N * 4).set(scratch.u8(dy, rows * N * 4));
-    arena.bytes(tablesCopy, 32).set(scratch.u8(tables, 32));
+    arena.bytes(dyCopy, rows * N * 4).set(scratch.u8(call.dy, rows * N * 4));
+    arena.bytes(tablesCopy, 32).set(scratch.u8(call.tables, 32));
 
-    const jobs: TransposedJob[] = works.map((work, w) => ({
+    const jobs: TransposedJob[] = works.map((work) => ({
       ...weight,
+      chunkFirst: own * segments.rows,
+      chunkRows: segments.rows,
+      chunkCount: shared,
       kind: 'transposed',
       dy: dyCopy,
       rows,
       tables: tablesCopy,
-      codeScale,
-      sums: sums[w]!,
+      codeScale: call.codeScale,
+      sums: slots,
       work,
     }));
     threads.resetChunks();
     threads.post(jobs);
-    let notFinite = false;
+    let finite = true;
     let results: number[];
     try {
-      const work = scratch.alloc(workBytes);
-      scratch.f32(out, rows * K).fill(0);
-      notFinite = simd.transposedFixed16Rows(dy, rows, tables, codeScale, out, work, 0, plan.first) !== 0;
-      for (let c = threads.claimChunk(); c < plan.chunkCount && !notFinite; c = threads.claimChunk()) {
-        const [start, end] = chunkRange(plan, N, c);
-        notFinite = simd.transposedFixed16Rows(dy, rows, tables, codeScale, out, work, start, end) !== 0;
+      call.work = scratch.alloc(workBytes);
+      const part = scratch.alloc(count * 4);
+      if (own === 0) scratch.f32(call.out, count).fill(0);
+      else finite = fixed16SegmentsInto(simd, scratch, call, segments, 0, own);
+      for (let c = threads.claimChunk(); c < shared && finite; c = threads.claimChunk()) {
+        scratch.f32(part, count).fill(0);
+        finite = fixed16Rows(simd, call, part, ...segmentRange(segments, N, own + c));
+        arena.float32(slots + c * count * 4, count).set(scratch.f32(part, count));
       }
     } finally {
       results = threads.wait(workers); // the workers use the arena buffers: never free them under a running job
     }
-    if (notFinite || results.some((r) => r !== 0)) return 'not-finite';
-    simd.unpermuteSums(out, rows * K);
-    const total = scratch.f32(out, rows * K);
-    for (const offset of sums) {
-      const part = arena.float32(offset, rows * K);
-      for (let i = 0; i < part.length; i++) total[i]! += part[i]!;
-    }
+    if (!finite || results.some((r) => r !== 0)) return 'not-finite';
+    const total = scratch.f32(call.out, count);
+    for (let c = 0; c < shared; c++) addSums(total, arena.float32(slots + c * count * 4, count));
+    simd.unpermuteSums(call.out, count);
     return 'done';
   } finally {
     buffers.release();

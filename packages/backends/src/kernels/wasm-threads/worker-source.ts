@@ -3,7 +3,7 @@ import { Arg, DONE, EXIT, FAILED, POSTED } from './job-slots.js';
 // The code each kernel thread runs, as a string: Node starts it with `new Worker(source, { eval: true })`, so it
 // needs no file of its own and survives bundling. It links the shared-memory build of the kernels' module to the
 // shared arena, then waits on its slot: claim chunks of rows of the posted product (x·Wᵀ or dy·W) until none are
-// left (job-slots.ts), mark the slot done, wait again.
+// left (job-slots.ts), mark the slot done, wait again. dy·W writes each claimed segment's sum to that segment's slot.
 //
 // A failed job's error goes to the `errors` port, which the calling thread reads synchronously.
 // A pointer of 0 means "absent" for the optional nested arrays, as in bindWeights.
@@ -37,8 +37,14 @@ for (;;) {
     const rows = a(${Arg.rows});
     const tables = a(${Arg.tables}) >>> 0;
     const work = a(${Arg.work}) >>> 0;
+    // testDelayMs (tests only) makes this worker sleep before each claim, as a busy core would.
+    const claim = () => {
+      const delay = a(${Arg.testDelayMs});
+      if (delay > 0) Atomics.wait(i32, base + ${Arg.testSleep}, 0, delay);
+      return Atomics.add(i32, counter, 1);
+    };
     if (a(${Arg.kind}) === 0) {
-      for (let c = Atomics.add(i32, counter, 1); c < count; c = Atomics.add(i32, counter, 1)) {
+      for (let c = claim(); c < count; c = claim()) {
         const start = first + c * size;
         kernels.matmulFixed16(
           a(${Arg.x16}) >>> 0, a(${Arg.scales}) >>> 0, rows, tables, a(${Arg.y}) >>> 0, work, start,
@@ -50,13 +56,15 @@ for (;;) {
       const sums = a(${Arg.y}) >>> 0;
       const K = a(${Arg.inFeatures});
       const codeScale = f32[base + ${Arg.codeScale}];
-      new Float32Array(memory.buffer, sums, rows * K).fill(0);
+      // Each claimed segment's sum starts from zero in its own slot (threaded-transposed.ts adds them in order).
+      const slotBytes = rows * K * 4;
       let bad = 0;
-      for (let c = Atomics.add(i32, counter, 1); c < count && !bad; c = Atomics.add(i32, counter, 1)) {
+      for (let c = claim(); c < count && !bad; c = claim()) {
         const start = first + c * size;
-        bad = kernels.transposedFixed16Rows(dy, rows, tables, codeScale, sums, work, start, Math.min(N, start + size));
+        const slot = sums + c * slotBytes;
+        new Float32Array(memory.buffer, slot, rows * K).fill(0);
+        bad = kernels.transposedFixed16Rows(dy, rows, tables, codeScale, slot, work, start, Math.min(N, start + size));
       }
-      if (!bad) kernels.unpermuteSums(sums, rows * K);
       i32[base + ${Arg.result}] = bad;
     }
     Atomics.store(i32, base, ${DONE});
