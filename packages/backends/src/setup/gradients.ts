@@ -19,13 +19,40 @@ function isNode(): boolean {
   return g.window === undefined && typeof g.process?.versions?.node === 'string';
 }
 
+type ResolveResult = { url: string };
+type NextResolve = (specifier: string, context: { parentURL?: string }) => ResolveResult;
+
+/** The same rule as EXTENSIONLESS_TFJS_CORE_HOOK, for `module.registerHooks` (synchronous, in this thread). */
+function resolveExtensionless(
+  specifier: string,
+  context: { parentURL?: string },
+  next: NextResolve,
+): ResolveResult {
+  const parent = context.parentURL ?? '';
+  if (parent.includes('/@tensorflow/tfjs-core/dist/') && specifier.startsWith('.') && !/\.[cm]?js$/.test(specifier)) {
+    try {
+      return next(`${specifier}.js`, context);
+    } catch {
+      return next(`${specifier}/index.js`, context);
+    }
+  }
+  return next(specifier, context);
+}
+
 async function installNodeResolveHook(): Promise<void> {
   if (hookInstalled) return;
   // A computed specifier keeps bundlers from trying to bundle node:module into browser builds.
   const nodeModule = 'node:module';
-  const { register } = (await import(/* @vite-ignore */ nodeModule)) as {
+  const { register, registerHooks } = (await import(/* @vite-ignore */ nodeModule)) as {
     register?: (specifier: string, parentURL?: string) => void;
+    registerHooks?: (hooks: { resolve: typeof resolveExtensionless }) => unknown;
   };
+  // Node 22.15+ and 23.5+ have in-thread hooks; Node 26 deprecates module.register() (DEP0205) in their favour.
+  if (typeof registerHooks === 'function') {
+    registerHooks({ resolve: resolveExtensionless });
+    hookInstalled = true;
+    return;
+  }
   if (typeof register !== 'function') {
     throw new Error('registering TensorFlow.js gradients in Node needs Node >= 20.6 (module.register)');
   }
