@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import './cli/builtins.js';
 import { loadPlugins, pluginsRequested } from './cli/plugins.js';
@@ -5,11 +6,16 @@ import { commands } from './commands/index.js';
 import { EXIT } from './exit-codes.js';
 import { reportError } from './report-error.js';
 
+/** This package's version (dist/program.js and src/program.ts both sit one folder below package.json). */
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
 /** Builds the `peft` program; every command lives in its own file under `commands/`. */
 export function buildProgram(): Command {
   const program = new Command('peft')
     .description('Parameter-efficient fine-tuning and 4-bit quantization for TypeScript')
-    .showHelpAfterError()
+    .version(VERSION, '-V, --version', 'print the version of peft')
+    // A usage error prints itself and one line, not the whole help (which would scroll the error away).
+    .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .option(
       '--plugin <package-or-path>',

@@ -71,18 +71,26 @@ function specOption(spec: OptionSpec, description: string): Option {
   });
 }
 
-/** Specs of the same name from several plug-ins become one flag; its help says which take it. */
+/**
+ * Specs of the same name from several plug-ins become one flag; its help says which take it, and says a
+ * description once when every plug-in words it the same.
+ */
 function mergedSpecs<S extends OptionSpec>(
   owners: readonly { name: string; specs: readonly S[] }[],
-): Map<string, { spec: S; help: string[] }> {
-  const merged = new Map<string, { spec: S; help: string[] }>();
+): Map<string, { spec: S; help: string }> {
+  const grouped = new Map<string, { spec: S; texts: Map<string, string[]> }>();
   for (const owner of owners) {
     for (const spec of owner.specs) {
-      const entry = merged.get(spec.name) ?? { spec, help: [] };
-      const shown = spec.default === undefined ? '' : ` (default ${String(spec.default)})`;
-      entry.help.push(`${owner.name}: ${spec.description}${shown}`);
-      merged.set(spec.name, entry);
+      const entry = grouped.get(spec.name) ?? { spec, texts: new Map<string, string[]>() };
+      const text = `${spec.description}${spec.default === undefined ? '' : ` (default ${String(spec.default)})`}`;
+      entry.texts.set(text, [...(entry.texts.get(text) ?? []), owner.name]);
+      grouped.set(spec.name, entry);
     }
+  }
+  const merged = new Map<string, { spec: S; help: string }>();
+  for (const [name, { spec, texts }] of grouped) {
+    const help = [...texts].map(([text, names]) => `${names.join(', ')}: ${text}`).join('; ');
+    merged.set(name, { spec, help });
   }
   return merged;
 }
@@ -106,13 +114,18 @@ export function addMethodOptions(command: Command): Command {
     methods.map((m) => ({ name: m.name, specs: methodOptionSpecs(m) })),
   );
   for (const [name, { spec, help }] of merged) {
-    // Generic options read the same for every method; say it once.
-    const description = GENERIC_METHOD_KEYS.has(name) ? spec.description : help.join('; ');
-    command.addOption(
-      name === 'targetModules'
-        ? new Option('--target-modules <modules>', description)
-        : specOption(spec, description),
-    );
+    if (name === 'targetModules') {
+      command.addOption(new Option('--target-modules <modules>', spec.description));
+    } else if (GENERIC_METHOD_KEYS.has(name)) {
+      // Generic options read the same for every method; their allowed values (bias: "<method>_only") are
+      // the chosen method's, checked when the config is made.
+      const { choices: _choices, ...generic } = spec;
+      const description =
+        name === 'bias' ? 'bias: which biases are trained (none, all, or <method>_only)' : spec.description;
+      command.addOption(specOption(generic, description));
+    } else {
+      command.addOption(specOption(spec, help));
+    }
   }
   return command;
 }
@@ -165,7 +178,7 @@ export function addQuantizeOptions(
   ).choices(['none', ...quantizers.map((q) => q.name)]);
   command.addOption(defaultChoice === null ? option : option.default(defaultChoice));
   for (const [, { spec, help }] of mergedSpecs(quantizers.map((q) => ({ name: q.name, specs: q.options })))) {
-    command.addOption(specOption(spec, `with --quantize ${help.join('; ')}`));
+    command.addOption(specOption(spec, `with --quantize ${help}`));
   }
   return command;
 }
