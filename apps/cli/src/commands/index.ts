@@ -10,6 +10,7 @@ import { registerInspectCommand } from './inspect.js';
 import { registerMergeCommand } from './merge.js';
 import { registerPlanCommand } from './plan.js';
 import { registerQuantizeCommand } from './quantize.js';
+import { registerRandomModelCommand } from './random-model.js';
 
 /** Each command file exports one `register*Command(program)`; list them here in help order. */
 export const commands: ((program: Command) => void)[] = [
@@ -24,4 +25,5 @@ export const commands: ((program: Command) => void)[] = [
   registerGenerateCommand,
   registerMergeCommand,
   registerBenchCommand,
+  registerRandomModelCommand,
 ];
