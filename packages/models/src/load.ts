@@ -22,6 +22,7 @@ import { DecoderLayer } from './layers/decoder-layer.js';
 import { Embedding } from './layers/embedding.js';
 import { Mlp } from './layers/mlp.js';
 import { RMSNorm } from './layers/rms-norm.js';
+import { TiedHeadLinear } from './layers/tied-head.js';
 import { checkpointLayout, isIgnoredTensor, type LinearSpec, layerPrefix } from './layout.js';
 import { LlamaForCausalLM, LlamaModel } from './model.js';
 
@@ -136,15 +137,15 @@ function assemble(
       }),
     );
   }
-  const embedWeight = get(floats, 'model.embed_tokens.weight') as tf.Tensor2D;
+  const embedding = new Embedding(get(floats, 'model.embed_tokens.weight') as tf.Tensor2D);
   const model = new LlamaModel({
-    embedTokens: new Embedding(embedWeight),
+    embedTokens: embedding,
     layers,
     norm: norm('model.norm.weight'),
   });
   if (config.tieWordEmbeddings) {
     // The head keeps its own transposed copy: the fast matmul path wants [in, out], the lookup [vocab, hidden].
-    const head = new DenseLinear(embedWeight);
+    const head = new TiedHeadLinear(embedding.weight);
     return new LlamaForCausalLM(config, { model, lmHead: new Linear(head), tiedHead: head });
   }
   return new LlamaForCausalLM(config, { model, lmHead: get(linears, 'lm_head') });

@@ -1,0 +1,54 @@
+import { DenseLinear } from '@peft/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useCpuBackend } from '../test-support/tf-cpu.js';
+import { relativeError } from '../test-support/tiny-models.js';
+import { TiedHeadLinear } from './tied-head.js';
+
+beforeAll(useCpuBackend);
+
+const VOCAB = 37;
+const HIDDEN = 12;
+
+describe('TiedHeadLinear', () => {
+  it('computes what a DenseLinear of the table does, and its input gradient without transposing the table', () => {
+    const table = tf.variable(tf.randomNormal([VOCAB, HIDDEN], 0, 1, 'float32', 1), false);
+    const tied = new TiedHeadLinear(table as tf.Tensor2D);
+    const dense = new DenseLinear(table as tf.Tensor2D);
+    const x = tf.variable(tf.randomNormal([2, 5, HIDDEN], 0, 1, 'float32', 2));
+    const target = tf.randomNormal([2, 5, VOCAB], 0, 1, 'float32', 3);
+    const run = (layer: DenseLinear) => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(layer.forward(x), target)) as tf.Scalar,
+        [x],
+      );
+      const out = { value: value.dataSync()[0]!, grad: grads[x.name]!.dataSync() };
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    };
+    const reference = run(dense);
+
+    // Record every float32 tensor the size of the table made during the step.
+    const engine = tf.engine() as unknown as { trackTensor(t: tf.Tensor, backend: unknown): void };
+    const original = engine.trackTensor;
+    const tableSized: number[][] = [];
+    engine.trackTensor = function (this: unknown, t: tf.Tensor, backend: unknown) {
+      if (t.size === VOCAB * HIDDEN) tableSized.push([...t.shape]);
+      return original.call(this, t, backend);
+    };
+    let result: ReturnType<typeof run>;
+    try {
+      result = run(tied);
+    } finally {
+      engine.trackTensor = original;
+    }
+    expect(tableSized).toEqual([]);
+    expect(result.value).toBe(reference.value);
+    expect(relativeError(result.grad, reference.grad)).toBeLessThan(1e-6);
+    // The table stays the embedding's: disposing the head leaves it alive.
+    tied.dispose();
+    expect(table.isDisposed).toBe(false);
+    tf.dispose([table, x, target]);
+    dense.dispose();
+  });
+});
