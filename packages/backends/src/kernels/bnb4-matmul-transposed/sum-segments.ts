@@ -15,6 +15,13 @@ const MAX_SEGMENTS = 32;
 const SEGMENT_SUM_BYTES = 1 << 27;
 /** ...but never fewer than this many (when W has the rows), so threads still have something to share. */
 const MIN_SEGMENTS = 4;
+/**
+ * Beyond MIN_SEGMENTS, segments are at least this many rows of W: adding a segment's sum costs one float32 add per
+ * output element, its compute one int16 multiply-add per output element and row, and the adds run about 46 times
+ * slower per element (measured: 31 zero-and-add passes over 256 x 4096 sums took 117 ms, next to ~340 ms for the
+ * whole M = 256, N = K = 4096 product), so 512-row segments keep the adds near 9% of the product.
+ */
+const MIN_SEGMENT_ROWS = 512;
 
 export interface SumSegments {
   /** Rows of W per segment, a multiple of 16 (the last segment may be shorter). */
@@ -26,7 +33,11 @@ export interface SumSegments {
 export function sumSegments(N: number, rows: number, K: number): SumSegments {
   const chunks = Math.ceil(N / CHUNK);
   const bySize = Math.floor(SEGMENT_SUM_BYTES / Math.max(1, rows * K * 4));
-  const wanted = Math.min(chunks, MAX_SEGMENTS, Math.max(MIN_SEGMENTS, bySize));
+  const wanted = Math.min(
+    chunks,
+    MAX_SEGMENTS,
+    Math.max(MIN_SEGMENTS, Math.min(bySize, Math.floor(N / MIN_SEGMENT_ROWS))),
+  );
   const segmentRows = Math.ceil(chunks / wanted) * CHUNK;
   return { rows: segmentRows, count: Math.ceil(N / segmentRows) };
 }
