@@ -1,5 +1,6 @@
 import {
   DenseLinear,
+  fromFloat32,
   getQuantizer,
   Linear,
   Module,
@@ -7,10 +8,19 @@ import {
   quantizeLinears,
   registeredQuantizers,
   type StateDict,
+  toFloat32,
 } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Bnb4Linear, bnb4QuantizationConfig, bnb4StorageBytes, fp4Quantizer, nf4Quantizer } from './index.js';
+import {
+  Bnb4Linear,
+  bnb4QuantizationConfig,
+  bnb4StateDict,
+  bnb4StorageBytes,
+  fp4Quantizer,
+  nf4Quantizer,
+  quantize4bit,
+} from './index.js';
 import { quantizeModule } from './quantize-module.js';
 import { useBackend } from './test-support/tf.js';
 
@@ -127,6 +137,34 @@ describe('the nf4 and fp4 quantizers', () => {
     const still = dense.dequantize();
     expect(Array.from(still.dataSync())).toEqual(Array.from(w));
     still.dispose();
+    dense.dispose();
+  });
+
+  it('a float16 dense layer is quantized as bitsandbytes does a float16 weight: dtype in the quant state, bias kept in F16', () => {
+    const w = fromFloat32(weights(6 * 64, 9), [6, 64], 'F16');
+    const bias = fromFloat32(
+      Float32Array.from({ length: 6 }, (_, i) => i / 3),
+      [6],
+      'F16',
+    );
+    const dense = new DenseLinear(tf.tensor2d(toFloat32(w), [6, 64]), tf.tensor1d(toFloat32(bias)), {
+      storageDType: 'F16',
+    });
+    const q = nf4Quantizer.quantize(dense, nf4Quantizer.resolveOptions({}), 'model.layers.0.q_proj');
+    const expected = bnb4StateDict(quantize4bit(w, { quantType: 'nf4' }), 'p.', bias);
+    const actual = q.stateDict('p.');
+    expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [key, tensor] of expected) {
+      expect({
+        key,
+        dtype: actual.get(key)!.dtype,
+        hex: Buffer.from(actual.get(key)!.data).toString('hex'),
+      }).toEqual({ key, dtype: tensor.dtype, hex: Buffer.from(tensor.data).toString('hex') });
+    }
+    expect(new TextDecoder().decode(actual.get('p.weight.quant_state.bitsandbytes__nf4')!.data)).toContain(
+      '"dtype": "float16"',
+    );
+    q.dispose();
     dense.dispose();
   });
 

@@ -60,6 +60,18 @@ function bnb4Quantizer(quantType: Bnb4QuantType, description: string): Quantizer
     },
     quantize(layer, options, name = 'layer') {
       const { blocksize, doubleQuant } = settings(options);
+      if (layer.scheme === 'dense') {
+        // A dense layer's state dict holds the weight and bias in their stored dtype (float16, bfloat16),
+        // which bitsandbytes records in the quant state and keeps for the bias, as Python does.
+        const stored = layer.stateDict('');
+        return Bnb4Linear.quantize(stored.get('weight')!, {
+          quantType,
+          blocksize,
+          doubleQuant,
+          bias: stored.get('bias') ?? null,
+          name: `${name}.weight`,
+        });
+      }
       const weight = layer.dequantize();
       try {
         return Bnb4Linear.quantize(weight, {
