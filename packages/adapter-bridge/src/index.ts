@@ -53,7 +53,7 @@ export {
   type TunerConfigFields,
   tunerConfigSchema,
 } from './config/peft-config.js';
-export { PyFloat, type PyJson, pythonFloatRepr, pythonJsonDumps } from './config/python-json.js';
+export { PyFloat, type PyJson, pythonJsonDumps } from './config/python-json.js';
 export {
   AdapterFileError,
   AdapterMismatchError,

@@ -53,6 +53,7 @@ export {
   parseOptionValue,
   resolveOptionValues,
 } from './option-spec.js';
+export { pythonFloatRepr, pythonJsonFloat } from './python-float.js';
 export {
   assertQuantizedLinear,
   bitsPerParameter,
@@ -73,15 +74,9 @@ export {
   unregisterQuantizer,
 } from './quantizer.js';
 // PyTorch-compatible randomness (section owned by random/*)
-export { kaimingUniform, kaimingUniformBound } from './random/kaiming.js';
 export { type NormalOptions, randn } from './random/normal.js';
 export { TORCH_DEFAULT_SEED, TorchGenerator, type TorchSeed } from './random/torch-generator.js';
 export { type UniformMode, type UniformOptions, uniform_ } from './random/uniform.js';
-export {
-  type VeraProjectionOptions,
-  type VeraProjections,
-  veraProjections,
-} from './random/vera-projections.js';
 // safetensors (section owned by safetensors/*)
 export { openSafetensorsBlob } from './safetensors/blob.js';
 export {

@@ -1,15 +1,30 @@
 /**
- * Python's `repr(float)` (which `json.dumps` uses): the shortest digits that round-trip, like
- * JavaScript's `String(x)`, but laid out by Python's rules: exponent form when the decimal exponent
- * is below -4 or at least 16 (`1e-05`, `1.5e+16`; at least two exponent digits, always signed), and
- * fixed form otherwise with a `.0` on integral values (`2.0`, `0.0001`).
+ * Python's `repr(float)`: the shortest digits that round-trip, like JavaScript's `String(x)`, but laid
+ * out by Python's rules: exponent form when the decimal exponent is below -4 or at least 16 (`1e-05`,
+ * `1.5e+16`; at least two exponent digits, always signed), fixed form otherwise with a `.0` on integral
+ * values (`2.0`, `0.0001`), and `nan`, `inf`, `-inf` for the non-finite values.
  *
- * `json.dumps` writes non-finite floats as `NaN`, `Infinity` and `-Infinity`; pass `{ json: true }` for that.
+ * For JSON text use `pythonJsonFloat`: `json.dumps` spells the non-finite values differently.
  */
-export function pythonFloatRepr(x: number, options: { json?: boolean } = {}): string {
-  if (Number.isNaN(x)) return options.json ? 'NaN' : 'nan';
-  if (x === Number.POSITIVE_INFINITY) return options.json ? 'Infinity' : 'inf';
-  if (x === Number.NEGATIVE_INFINITY) return options.json ? '-Infinity' : '-inf';
+export function pythonFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (x === Number.POSITIVE_INFINITY) return 'inf';
+  if (x === Number.NEGATIVE_INFINITY) return '-inf';
+  return finiteRepr(x);
+}
+
+/**
+ * A float as Python's `json.dumps` writes it: `repr(float)` for finite values, and `NaN`, `Infinity`,
+ * `-Infinity` (the default `allow_nan=True` spelling) for the others.
+ */
+export function pythonJsonFloat(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (x === Number.NEGATIVE_INFINITY) return '-Infinity';
+  return finiteRepr(x);
+}
+
+function finiteRepr(x: number): string {
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
 
   const sign = x < 0 ? '-' : '';

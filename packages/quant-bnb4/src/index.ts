@@ -16,7 +16,6 @@ export { compressAbsmax, float32Mean, quantizeBlockwise8, recoverAbsmax } from '
 export { encodeDynamic8, encodeFp4, encodeNf4 } from './encode.js';
 export { Bnb4FormatError } from './errors.js';
 export { bnb4LinearFormat, registerBnb4 } from './linear-format.js';
-export { pythonFloatRepr } from './python-float.js';
 export { type Bnb4QuantStateJson, decodeQuantStateJson, quantStateJsonText } from './quant-state-json.js';
 export {
   type Bnb4QuantizationSettings,

@@ -1,8 +1,8 @@
 // The `weight.quant_state.bitsandbytes__<type>` blob: `json.dumps` of QuantState's non-tensor
 // fields, as UTF-8 bytes in a 1-D U8 tensor. Written with Python's default separators and float repr,
 // so our bytes equal bitsandbytes' bytes.
+import { pythonJsonFloat } from '@peft/core';
 import { Bnb4FormatError } from './errors.js';
-import { pythonFloatRepr } from './python-float.js';
 import {
   BNB4_BLOCKSIZES,
   BNB4_DTYPES,
@@ -33,7 +33,7 @@ export function quantStateJsonText(fields: Bnb4QuantStateJson): string {
     parts.push(
       `"nested_blocksize": ${fields.nested.blocksize}`,
       `"nested_dtype": "${fields.nested.dtype}"`,
-      `"nested_offset": ${pythonFloatRepr(fields.nested.offset, { json: true })}`,
+      `"nested_offset": ${pythonJsonFloat(fields.nested.offset)}`,
     );
   }
   return `{${parts.join(', ')}}`;

@@ -12,6 +12,7 @@ export {
   veraConfigSchema,
   veraConfigToJson,
 } from './config.js';
+export { kaimingUniform, kaimingUniformBound } from './kaiming.js';
 export { VeraLayer } from './layer.js';
 export {
   findVeraDims,
@@ -21,3 +22,4 @@ export {
   veraMethod,
 } from './model.js';
 export { veraParameterCounts, veraTraining } from './training.js';
+export { type VeraProjectionOptions, type VeraProjections, veraProjections } from './vera-projections.js';

@@ -1,6 +1,4 @@
-import { ShapeMismatchError } from '../errors.js';
-import type { TorchGenerator } from './torch-generator.js';
-import { type UniformMode, uniform_ } from './uniform.js';
+import { ShapeMismatchError, type TorchGenerator, type UniformMode, uniform_ } from '@peft/core';
 
 /**
  * The bound PEFT's VeRA `_kaiming_init` uses: `sqrt(3) * (sqrt(2) / sqrt(fan_in))`, evaluated in

@@ -6,11 +6,12 @@ import {
   TargetModulesError,
   warn,
 } from '@peft/adapter-bridge';
-import { ConfigError, fromFloat32, type HostTensor, toFloat32, veraProjections } from '@peft/core';
+import { ConfigError, fromFloat32, type HostTensor, toFloat32 } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseVeraConfig, VERA_PEFT_TYPE, type VeraConfig, veraConfigToJson } from './config.js';
 import { VeraLayer } from './layer.js';
 import { veraTraining } from './training.js';
+import { veraProjections } from './vera-projections.js';
 
 /**
  * The shared random projections, held transposed for the forward pass: `aT` = vera_Aᵀ [maxIn, r],

@@ -1,22 +1,42 @@
 import { createHash } from 'node:crypto';
+import { ConfigError, ShapeMismatchError, TorchGenerator, type UniformMode } from '@peft/core';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ShapeMismatchError } from '../errors.js';
+import goldenFile from './fixtures/vera_projections.json' with { type: 'json' };
 import { kaimingUniform, kaimingUniformBound } from './kaiming.js';
-import {
-  float32Hex,
-  float32HexOf,
-  float32LeBytes,
-  type VeraMatrixGolden,
-  veraCases,
-} from './test-support/golden.js';
-import { TorchGenerator } from './torch-generator.js';
-import type { UniformMode } from './uniform.js';
 import { veraProjections } from './vera-projections.js';
+
+interface VeraMatrixGolden {
+  readonly shape: number[];
+  readonly sha256_f32le: string;
+  readonly first8_hex: string[];
+  readonly last8_hex: string[];
+  readonly sum_f64: number;
+  readonly values_hex?: string[];
+}
+
+/** Float32 bit patterns as 8-digit lowercase hex, the form the golden file uses. */
+function float32Hex(values: Float32Array): string[] {
+  return Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length), (bits) =>
+    bits.toString(16).padStart(8, '0'),
+  );
+}
+
+function float32HexOf(value: number): string {
+  return float32Hex(new Float32Array([value]))[0]!;
+}
+
+/** Little-endian float32 bytes (the layout the golden sha256 digests cover), whatever the host's order. */
+function float32LeBytes(values: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
+  return bytes;
+}
 
 const MODES: readonly UniformMode[] = ['fma', 'nofma'];
 
 function expectMatchesGolden(values: Float32Array, golden: VeraMatrixGolden): void {
-  expect(values.length).toBe(golden.shape[0] * golden.shape[1]);
+  expect(values.length).toBe(golden.shape[0]! * golden.shape[1]!);
   const hex = float32Hex(values);
   expect(hex.slice(0, 8)).toEqual(golden.first8_hex);
   expect(hex.slice(-8)).toEqual(golden.last8_hex);
@@ -26,7 +46,7 @@ function expectMatchesGolden(values: Float32Array, golden: VeraMatrixGolden): vo
 }
 
 describe('veraProjections against PEFT golden projections (torch 1.13, both kernels)', () => {
-  const cases = veraCases();
+  const cases = goldenFile.cases;
 
   it('includes a seed above 2^32, the default key 0 and a real-size case', () => {
     expect(cases.map((c) => c.seed)).toEqual(expect.arrayContaining(['0', '65535', '4294967303']));

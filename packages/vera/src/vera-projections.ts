@@ -1,7 +1,5 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError, TorchGenerator, type TorchSeed, type UniformMode } from '@peft/core';
 import { kaimingUniform } from './kaiming.js';
-import { TorchGenerator, type TorchSeed } from './torch-generator.js';
-import type { UniformMode } from './uniform.js';
 
 export interface VeraProjectionOptions {
   /** VeRA's `projection_prng_key` (PEFT's default is 0). */

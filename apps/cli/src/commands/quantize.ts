@@ -1,11 +1,10 @@
-import { isFloatDType, type StateDict } from '@peft/core';
+import { isFloatDType, pythonJsonFloat, type StateDict } from '@peft/core';
 import {
   BNB4_BLOCKSIZES,
   type Bnb4DType,
   type Bnb4QuantType,
   bnb4QuantizationConfig,
   bnb4StateDict,
-  pythonFloatRepr,
   QUANTIZATION_CONFIG_FLOAT_FIELDS,
   quantize4bit,
 } from '@peft/quant-bnb4';
@@ -132,7 +131,7 @@ function withQuantizationConfig(
   const qc = bnb4QuantizationConfig(settings);
   for (const field of QUANTIZATION_CONFIG_FLOAT_FIELDS) {
     // Python's json writes 6.0; transformers rejects an int here.
-    qc[field] = new LosslessNumber(pythonFloatRepr(qc[field] as number));
+    qc[field] = new LosslessNumber(pythonJsonFloat(qc[field] as number));
   }
   return { ...config, quantization_config: qc };
 }

@@ -6,6 +6,8 @@
  * the writer is here; it is short.
  */
 
+import { pythonJsonFloat } from '@peft/core';
+
 const PY_FLOAT_BRAND = Symbol.for('@peft/adapter-bridge/PyFloat');
 
 /** A Python float: a number that must be written with a decimal point or exponent. */
@@ -22,30 +24,6 @@ export class PyFloat {
 }
 
 export type PyJson = null | boolean | number | string | PyFloat | PyJson[] | { [key: string]: PyJson };
-
-/** Python's `repr(float)`: shortest round-trip digits, fixed notation for 1e-4 <= |x| < 1e16. */
-export function pythonFloatRepr(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Number.POSITIVE_INFINITY) return 'Infinity';
-  if (value === Number.NEGATIVE_INFINITY) return '-Infinity';
-  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
-  // toExponential() without an argument yields the shortest digits that round-trip, like repr.
-  const [mantissa, expText] = value.toExponential().split('e') as [string, string];
-  const exponent = Number(expText);
-  const negative = mantissa.startsWith('-');
-  const digits = mantissa.replace('-', '').replace('.', '');
-  const sign = negative ? '-' : '';
-  if (exponent >= -4 && exponent < 16) {
-    if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
-    const intPart = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
-    const fracPart = digits.slice(exponent + 1);
-    return `${sign}${intPart}.${fracPart === '' ? '0' : fracPart}`;
-  }
-  const frac = digits.slice(1);
-  const expSign = exponent < 0 ? '-' : '+';
-  const expDigits = String(Math.abs(exponent)).padStart(2, '0');
-  return `${sign}${digits[0]}${frac === '' ? '' : `.${frac}`}e${expSign}${expDigits}`;
-}
 
 function escapeString(text: string): string {
   let out = '"';
@@ -70,9 +48,9 @@ function write(value: PyJson, indent: string): string {
   if (value === null) return 'null';
   if (value === true) return 'true';
   if (value === false) return 'false';
-  if (value instanceof PyFloat) return pythonFloatRepr(value.value);
+  if (value instanceof PyFloat) return pythonJsonFloat(value.value);
   if (typeof value === 'number') {
-    if (!Number.isInteger(value)) return pythonFloatRepr(value);
+    if (!Number.isInteger(value)) return pythonJsonFloat(value);
     return Object.is(value, -0) ? '0' : String(BigInt(value));
   }
   if (typeof value === 'string') return escapeString(value);
