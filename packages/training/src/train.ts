@@ -155,7 +155,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const resume = options.resumeFrom ?? null;
   if (options.train.length === 0) throw new ConfigError('no training examples');
   const description = runDescription(args, options.run);
-  const fingerprint = await fingerprintHash(description);
+  // Only checkpoints need the fingerprint: a run without a store never hashes (a browser page outside a
+  // secure context has no Web Crypto).
+  const fingerprint = store || resume ? await fingerprintHash(description) : '';
   if (resume && resume.state.fingerprint !== fingerprint) {
     throw new ResumeError('the checkpoint to resume belongs to a run with other settings');
   }

@@ -121,18 +121,14 @@ describe('fineTune on a small random Llama with the demo tokenizer and data', ()
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 
-  it('refuses to start without Web Crypto (a page outside a secure context), saying how to serve it', async () => {
-    const tensorsBefore = tf.memory().numTensors;
+  it('runs without Web Crypto (a page outside a secure context): a run with no checkpoints hashes nothing', async () => {
     const inputs = await tinyDemoInputs({ train: 8, eval: 4 });
     vi.stubGlobal('crypto', undefined);
     try {
-      await expect(fineTune(inputs, OPTIONS, () => {})).rejects.toMatchObject({
-        code: 'CONFIG_INVALID',
-        message: expect.stringMatching(/secure context: open the page over https:\/\//),
-      });
+      const files = await fineTune(inputs, { ...OPTIONS, steps: 2 }, () => {});
+      expect([...files.keys()]).toContain('adapter_model.safetensors');
     } finally {
       vi.unstubAllGlobals();
     }
-    expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 });

@@ -15,7 +15,6 @@ import { greedyGenerations } from './generations.js';
 import { runArguments } from './run-arguments.js';
 import { bucketedEvaluable, bucketedTrainable } from './shape-buckets.js';
 import { nextTurn, trainAdapter } from './train.js';
-import { requireWebCrypto } from './web-crypto.js';
 
 /** The base model and the data a run fine-tunes on (already loaded: see `loadDemoAssets`). */
 export interface RunInputs {
@@ -89,7 +88,6 @@ export async function fineTune(
 ): Promise<AdapterFiles> {
   let peft: PeftModel | null = null;
   try {
-    requireWebCrypto();
     const args = runArguments(options, inputs.model.config.maxPositionEmbeddings);
     const random = new RunRandomStream(args.seed);
     await activate(backends.host);
