@@ -10,6 +10,30 @@ import { loadPretrained, type PretrainedModel } from './pretrained.js';
 import { modelStateDict } from './state-dict.js';
 
 export {
+  type CheckpointInput,
+  type InputShard,
+  isDirectory,
+  openCheckpointInput,
+  tensorCount,
+} from './folder/checkpoint-input.js';
+export {
+  type CheckpointOutputOptions,
+  isModelFolderEntry,
+  type LosslessConfig,
+  writeCheckpointOutput,
+} from './folder/checkpoint-output.js';
+export {
+  type DequantizeFolderOptions,
+  type DequantizeFolderReport,
+  dequantizeFolder,
+} from './folder/dequantize-folder.js';
+export {
+  type QuantizeFolderOptions,
+  type QuantizeFolderReport,
+  quantizeFolder,
+} from './folder/quantize-folder.js';
+export { TORCH_FLOAT_DTYPES, type TorchFloatDType } from './folder/torch-dtype.js';
+export {
   DEFAULT_MAX_SHARD_BYTES,
   type WriteRandomModelOptions,
   type WrittenModel,

@@ -177,6 +177,12 @@ export function addQuantizeOptions(
     `quantize the dense linear layers (not lm_head) after loading, ${what}: ${quantizers.map((q) => `${q.name} (${q.description})`).join('; ')}`,
   ).choices(['none', ...quantizers.map((q) => q.name)]);
   command.addOption(defaultChoice === null ? option : option.default(defaultChoice));
+  return addQuantizerOptionFlags(command);
+}
+
+/** A flag for every option of every registered quantizer (`--blocksize`, `--no-double-quant`, ...). */
+export function addQuantizerOptionFlags(command: Command): Command {
+  const quantizers = registeredQuantizers();
   for (const [, { spec, help }] of mergedSpecs(quantizers.map((q) => ({ name: q.name, specs: q.options })))) {
     command.addOption(specOption(spec, `with --quantize ${help}`));
   }

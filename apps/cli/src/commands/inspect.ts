@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bytesPerElement, numElements, type TensorSource } from '@peft/core';
+import { openCheckpointInput } from '@peft/models/node';
 import {
   type Bnb4QuantizationSettings,
   decodeQuantStateJson,
   parseBnb4QuantizationConfig,
 } from '@peft/quant-bnb4';
 import type { Command } from 'commander';
-import { openCheckpointInput } from './checkpoint-io.js';
 
 export interface Bnb4TensorInfo {
   logicalShape: number[];

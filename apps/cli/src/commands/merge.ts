@@ -1,8 +1,9 @@
+import { mergeAdapter } from '@peft/training/node';
 import type { Command } from 'commander';
 import { type BackendOptions, startBackend } from '../cli/backend.js';
 import { addBackendOption } from '../cli/options.js';
 import { note, warningsToStderr } from '../cli/output.js';
-import { mergeAdapterIntoFolder } from '../finetune/merge.js';
+import { OVERWRITE_HELP } from './checkpoint-cli.js';
 
 export function registerMergeCommand(program: Command): void {
   const command = program
@@ -16,24 +17,35 @@ export function registerMergeCommand(program: Command): void {
     .requiredOption(
       '-o, --output <out-dir>',
       'the merged model folder (created; files in it are replaced only once all are written)',
-    );
+    )
+    .option('--overwrite', OVERWRITE_HELP);
   addBackendOption(command);
-  command.action(async (modelDir: string, opts: { adapter: string; output: string } & BackendOptions) => {
-    const restore = warningsToStderr();
-    try {
-      await startBackend(opts, note);
-      const report = await mergeAdapterIntoFolder(modelDir, opts.adapter, opts.output);
-      const schemes = Object.entries(report.schemes)
-        .map(([scheme, n]) => `${n} ${scheme}`)
-        .join(', ');
-      process.stdout.write(
-        `merged ${report.mergedLayers.length} layers (${schemes}) -> ${opts.output}\n` +
-          (report.lossy
-            ? 'note: the 4-bit layers were dequantized, summed with the adapter and re-quantized; outputs differ slightly from the unmerged model\n'
-            : ''),
-      );
-    } finally {
-      restore();
-    }
-  });
+  command.action(
+    async (
+      modelDir: string,
+      opts: { adapter: string; output: string; overwrite?: boolean } & BackendOptions,
+    ) => {
+      const restore = warningsToStderr();
+      try {
+        await startBackend(opts, note);
+        const report = await mergeAdapter({
+          model: modelDir,
+          adapter: opts.adapter,
+          output: opts.output,
+          overwrite: opts.overwrite ?? false,
+        });
+        const schemes = Object.entries(report.schemes)
+          .map(([scheme, n]) => `${n} ${scheme}`)
+          .join(', ');
+        process.stdout.write(
+          `merged ${report.mergedLayers.length} layers (${schemes}) -> ${opts.output}\n` +
+            (report.lossy
+              ? 'note: the 4-bit layers were dequantized, summed with the adapter and re-quantized; outputs differ slightly from the unmerged model\n'
+              : ''),
+        );
+      } finally {
+        restore();
+      }
+    },
+  );
 }

@@ -1,11 +1,25 @@
 // Folding an adapter into its base model folder: a Hugging Face folder again, in the base's own
 // format (a bitsandbytes 4-bit folder stays 4-bit, re-quantized, which is lossy).
 import type { PeftModel } from '@peft/adapter-bridge';
-import { isLinear, type StateDict } from '@peft/core';
-import { assertModelFolder, loadAdapterFolder, loadModelFolder } from '@peft/training/node';
-import { openCheckpointInput, writeCheckpointOutput } from '../commands/checkpoint-io.js';
+import { isLinear, PeftError, type StateDict } from '@peft/core';
+import { openCheckpointInput, writeCheckpointOutput } from '@peft/models/node';
+import { loadAdapterFolder } from './adapters.js';
+import { type BackendOptions, ensureBackend } from './finetune.js';
+import { assertModelFolder, loadModelFolder } from './model-folder.js';
+
+export interface MergeAdapterOptions extends BackendOptions {
+  /** The base model folder the adapter was trained on. */
+  model: string;
+  /** The PEFT adapter folder. */
+  adapter: string;
+  /** The merged model folder (created; an existing one is replaced only once the new one is complete). */
+  output: string;
+  /** Replace an existing output folder even if it holds files that are not part of a model folder. */
+  overwrite?: boolean;
+}
 
 export interface MergeReport {
+  /** Every file of the output folder. */
   readonly written: string[];
   /** Layers whose weights changed (adapted layers and modules_to_save copies). */
   readonly mergedLayers: string[];
@@ -15,25 +29,32 @@ export interface MergeReport {
   readonly lossy: boolean;
 }
 
+/** A merge that left something other than a linear layer where an adapted layer was: a bug, said plainly. */
+class MergeResultError extends PeftError {
+  constructor(path: string, found: string) {
+    super('MERGE_FAILED', `merge left ${path} as a ${found}, not a Linear; nothing was written`);
+  }
+}
+
 /**
- * Merges the adapter in `adapterDir` into the model of `modelDir` (PEFT's `merge_and_unload`) and writes
- * the result to `outputDir`: the same files and shard layout, every tensor the merge did not change
- * copied byte for byte, the changed layers in their own format and dtype, the tokenizer and generation
- * files alongside. The folder is assembled in a staging folder, so a failure leaves `outputDir` as it was.
+ * Merges the adapter folder `options.adapter` into the model folder `options.model` (PEFT's
+ * `merge_and_unload`) and writes the result to `options.output`: the same files and shard layout, every
+ * tensor the merge did not change copied byte for byte, the changed layers in their own format and dtype
+ * (a bitsandbytes 4-bit layer is dequantized, summed with ΔW and re-quantized with its own settings), the
+ * tokenizer and generation files alongside, and `tie_word_embeddings` turned off when the head was
+ * trained in full. The folder is assembled in a staging folder, so a failure leaves `output` as it was;
+ * an output that is or overlaps the model folder is refused.
  */
-export async function mergeAdapterIntoFolder(
-  modelDir: string,
-  adapterDir: string,
-  outputDir: string,
-): Promise<MergeReport> {
-  await assertModelFolder(modelDir);
-  const base = await loadModelFolder(modelDir);
+export async function mergeAdapter(options: MergeAdapterOptions): Promise<MergeReport> {
+  await assertModelFolder(options.model);
+  await ensureBackend(options);
+  const base = await loadModelFolder(options.model);
   const { model } = base;
   let replacements: Map<string, StateDict>;
   const schemes: Record<string, number> = {};
   let peft: PeftModel | null = null;
   try {
-    peft = await loadAdapterFolder(model, adapterDir, { modelName: modelDir });
+    peft = await loadAdapterFolder(model, options.adapter, { modelName: options.model });
     const changed = [
       ...peft.adapterLayers().map(([p]) => p),
       ...peft.modulesToSaveWrappers().map(([p]) => p),
@@ -42,7 +63,7 @@ export async function mergeAdapterIntoFolder(
     replacements = new Map();
     for (const path of changed) {
       const leaf = model.getSubmodule(path);
-      if (!isLinear(leaf)) throw new Error(`merge left ${path} as a ${leaf.constructor.name}, not a Linear`);
+      if (!isLinear(leaf)) throw new MergeResultError(path, leaf.constructor.name);
       replacements.set(path, leaf.layer.stateDict(`${path}.`));
       schemes[leaf.layer.scheme] = (schemes[leaf.layer.scheme] ?? 0) + 1;
     }
@@ -52,7 +73,7 @@ export async function mergeAdapterIntoFolder(
     else model.dispose();
   }
 
-  const input = await openCheckpointInput(modelDir);
+  const input = await openCheckpointInput(options.model);
   try {
     const prefixes = [...replacements.keys()].map((p) => `${p}.`);
     const changedPrefix = (key: string) => prefixes.find((p) => key.startsWith(p));
@@ -68,7 +89,7 @@ export async function mergeAdapterIntoFolder(
     const lastShard = input.shards.at(-1)!.file;
     const written = await writeCheckpointOutput(
       input,
-      outputDir,
+      options.output,
       async (shard) => {
         const dict: StateDict = new Map();
         for (const key of shard.keys) if (!changedPrefix(key)) dict.set(key, await input.source.get(key));
@@ -79,6 +100,7 @@ export async function mergeAdapterIntoFolder(
         return dict;
       },
       {
+        overwrite: options.overwrite ?? false,
         transformConfig: (config) =>
           config['tie_word_embeddings'] === true && replacements.has('lm_head')
             ? { ...config, tie_word_embeddings: false }
