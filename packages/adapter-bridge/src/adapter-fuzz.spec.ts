@@ -5,7 +5,7 @@ import { PeftError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdapterFiles, peftModelFromFiles, saveAdapterFiles } from './adapter-files.js';
-import { fromPretrained } from './node.js';
+import { peftModelFromFolder } from './node.js';
 import { getPeftModel } from './peft-model.js';
 import { registerPeftMethod } from './registry.js';
 import { useCpuBackend } from './test-support/tf-cpu.js';
@@ -88,7 +88,7 @@ describe('adapter loader fuzz (seeded)', () => {
     );
   });
 
-  it('on disk: the same holds through fromPretrained', async () => {
+  it('on disk: the same holds through peftModelFromFolder', async () => {
     const seeds = seedFolders();
     const random = seededRandom(7);
     for (let i = 0; i < 60; i++) {
@@ -99,7 +99,7 @@ describe('adapter loader fuzz (seeded)', () => {
         await mkdir(dirname(join(folder, name)), { recursive: true });
         await writeFile(join(folder, name), bytes);
       }
-      await expectLoadedOrTyped((model) => fromPretrained(model, folder), `disk case ${i} (seed 7)`);
+      await expectLoadedOrTyped((model) => peftModelFromFolder(model, folder), `disk case ${i} (seed 7)`);
     }
   });
 });

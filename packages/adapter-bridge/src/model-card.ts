@@ -89,7 +89,7 @@ export function adapterModelCard(peft: PeftModel, adapterNames?: readonly string
     '',
     `A ${methods} adapter in the Hugging Face PEFT format (\`adapter_config.json\` + ` +
       '`adapter_model.safetensors`), saved by peft.js. It loads in Python with ' +
-      '`PeftModel.from_pretrained(base_model, path)` and in peft.js with `fromPretrained(model, path)`.',
+      '`PeftModel.from_pretrained(base_model, path)` and in peft.js with `peftModelFromFolder(model, path)`.',
     '',
     `Adapters: ${adapters.join(', ')}.`,
     '',

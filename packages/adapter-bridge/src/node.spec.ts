@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterFileError } from './errors.js';
 import { MODEL_CARD_MARKER } from './model-card.js';
-import { fromPretrained, loadAdapter, savePretrained } from './node.js';
+import { peftModelFromFolder, loadAdapter, savePretrained } from './node.js';
 import { getPeftModel } from './peft-model.js';
 import { registerPeftMethod } from './registry.js';
 import { useCpuBackend } from './test-support/tf-cpu.js';
@@ -58,7 +58,7 @@ describe('adapter folders on disk', () => {
     peft.setAdapter('second');
     const expectedSecond = outputs(model);
 
-    const loaded = await fromPretrained(new TinyLlamaForCausalLM({ layers: 1 }), out);
+    const loaded = await peftModelFromFolder(new TinyLlamaForCausalLM({ layers: 1 }), out);
     expect(outputs(loaded.model as TinyLlamaForCausalLM)).toEqual(expected);
     await loadAdapter(loaded, join(out, 'second'), { adapterName: 'second' });
     loaded.setAdapter('second');
@@ -73,7 +73,7 @@ describe('adapter folders on disk', () => {
   });
 
   it('reports a missing folder or file by path and refuses subfolders that escape', async () => {
-    await expect(fromPretrained(new TinyLlamaForCausalLM(), join(dir, 'nope'))).rejects.toThrow(
+    await expect(peftModelFromFolder(new TinyLlamaForCausalLM(), join(dir, 'nope'))).rejects.toThrow(
       AdapterFileError,
     );
     const half = join(dir, 'half');
@@ -82,12 +82,12 @@ describe('adapter folders on disk', () => {
       half,
     );
     await rm(join(half, 'adapter_model.safetensors'));
-    await expect(fromPretrained(new TinyLlamaForCausalLM({ layers: 1 }), half)).rejects.toThrow(
+    await expect(peftModelFromFolder(new TinyLlamaForCausalLM({ layers: 1 }), half)).rejects.toThrow(
       /half\/adapter_model\.safetensors: missing/,
     );
     await writeFile(join(half, 'adapter_model.safetensors'), new Uint8Array(3));
-    await expect(fromPretrained(new TinyLlamaForCausalLM({ layers: 1 }), half)).rejects.toThrow(/too small/);
-    await expect(fromPretrained(new TinyLlamaForCausalLM(), dir, { subfolder: '../..' })).rejects.toThrow(
+    await expect(peftModelFromFolder(new TinyLlamaForCausalLM({ layers: 1 }), half)).rejects.toThrow(/too small/);
+    await expect(peftModelFromFolder(new TinyLlamaForCausalLM(), dir, { subfolder: '../..' })).rejects.toThrow(
       /must not contain/,
     );
   });
@@ -113,7 +113,7 @@ describe('adapter files that are not regular files', () => {
   }
 
   async function loadError(folder: string): Promise<PeftError> {
-    const error = await fromPretrained(new TinyLlamaForCausalLM({ layers: 1 }), folder).then(
+    const error = await peftModelFromFolder(new TinyLlamaForCausalLM({ layers: 1 }), folder).then(
       () => null,
       (e: unknown) => e,
     );
@@ -183,7 +183,7 @@ describe('adapter files that are not regular files', () => {
       peft.dispose();
       await symlink(join(blobs, 'saved', 'adapter_model.safetensors'), path);
     });
-    const loaded = await fromPretrained(new TinyLlamaForCausalLM({ layers: 1 }), folder);
+    const loaded = await peftModelFromFolder(new TinyLlamaForCausalLM({ layers: 1 }), folder);
     expect(loaded.adapterLayers()).toHaveLength(1);
     loaded.dispose();
   });

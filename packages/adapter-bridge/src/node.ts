@@ -120,7 +120,7 @@ async function checkSafetensorsHeader(handle: FileHandle, size: number, path: st
 }
 
 /** PEFT's `PeftModel.from_pretrained(model, dir)`: injects and loads the adapter saved in `dir`. */
-export async function fromPretrained(
+export async function peftModelFromFolder(
   model: Module,
   dir: string,
   options: LoadAdapterOptions = {},

@@ -8,7 +8,7 @@ import {
   seedAdapterRandom,
   setWarningHandler,
 } from '@peft/adapter-bridge';
-import { Int8RowsLinear, regressionTask, TinyLlamaForCausalLM, train } from '@peft/adapter-bridge/testing';
+import { Int8RowsLinear, regressionTask, TinyLlamaForCausalLM, trainMse } from '@peft/adapter-bridge/testing';
 import { DenseLinear, parseSafetensors } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -125,7 +125,7 @@ describe.each(Object.entries(trees))('LoRA on the %s Llama-shaped tree', (_name,
     const { x, target } = regressionTask(model);
     const before = outputs(peft, x);
     expect(before).toEqual(peft.withAdaptersDisabled(() => outputs(peft, x)));
-    const { losses, tensors } = train(peft, x, target, 60, 0.02);
+    const { losses, tensors } = trainMse(peft, x, target, 60, 0.02);
     expect(losses[59]!).toBeLessThan(losses[0]! * 0.5);
     expect(tensors[59]).toBe(tensors[1]);
 

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointError } from './errors.js';
 import type { LlamaForCausalLM } from './model.js';
-import { fromPretrained, saveModel } from './node.js';
+import { loadPretrainedFolder, saveModel } from './node.js';
 import { loadPretrained } from './pretrained.js';
 import { modelStateDict } from './state-dict.js';
 import { useCpuBackend } from './test-support/tf-cpu.js';
@@ -41,7 +41,7 @@ function logitsOf(model: LlamaForCausalLM): Float32Array {
 }
 
 describe('what the model tells PEFT (PeftModelInfo)', () => {
-  it('states its model type, output head, class and origin; fromPretrained records the folder', async () => {
+  it('states its model type, output head, class and origin; loadPretrainedFolder records the folder', async () => {
     const { model } = await tinyModel('llama GQA untied', 1);
     expect({
       modelType: model.modelType,
@@ -58,7 +58,7 @@ describe('what the model tells PEFT (PeftModelInfo)', () => {
     });
     await saveModel(model, dir, { configOverrides: { _name_or_path: 'org/saved-name' } });
     model.dispose();
-    const loaded = await fromPretrained(dir);
+    const loaded = await loadPretrainedFolder(dir);
     expect(loaded.model.nameOrPath).toBe(dir);
     loaded.model.dispose();
 
@@ -83,7 +83,7 @@ describe('what the model tells PEFT (PeftModelInfo)', () => {
   });
 });
 
-describe('saveModel and fromPretrained', () => {
+describe('saveModel and loadPretrainedFolder', () => {
   it('round-trip an untied model exactly, with a config transformers reads', async () => {
     const { model } = await tinyModel('llama linear scaling, attention and mlp bias', 3);
     // saveModel creates the folder.
@@ -110,7 +110,7 @@ describe('saveModel and fromPretrained', () => {
     expect(file.keys()).toContain('model.layers.0.mlp.down_proj.bias');
     await file.close();
 
-    const loaded = await fromPretrained(target);
+    const loaded = await loadPretrainedFolder(target);
     expect(loaded.tokenizer).toBeNull();
     expect(loaded.generationDefaults).toEqual({ doSample: true, topK: 5, eosTokenId: [2] });
     expect(logitsOf(loaded.model)).toEqual(logitsOf(model));
@@ -124,7 +124,7 @@ describe('saveModel and fromPretrained', () => {
     let file = await openSafetensorsFile(join(dir, 'model.safetensors'));
     expect(file.keys()).not.toContain('lm_head.weight');
     await file.close();
-    const tied = await fromPretrained(dir);
+    const tied = await loadPretrainedFolder(dir);
     expect(logitsOf(tied.model)).toEqual(logitsOf(model));
     tied.model.dispose();
 
@@ -137,7 +137,7 @@ describe('saveModel and fromPretrained', () => {
     expect(file.keys()).toContain('lm_head.weight');
     await file.close();
     expect(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).tie_word_embeddings).toBe(false);
-    const untied = await fromPretrained(dir);
+    const untied = await loadPretrainedFolder(dir);
     expect(untied.config.tieWordEmbeddings).toBe(false);
     expect(logitsOf(untied.model)).toEqual(logitsOf(model));
     untied.model.dispose();
@@ -163,7 +163,7 @@ describe('saveModel and fromPretrained', () => {
       JSON.stringify({ metadata: {}, weight_map: weightMap }),
     );
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
-    const loaded = await fromPretrained(dir);
+    const loaded = await loadPretrainedFolder(dir);
     expect(logitsOf(loaded.model)).toEqual(logitsOf(model));
     loaded.model.dispose();
     model.dispose();
@@ -188,17 +188,17 @@ describe('saveModel and fromPretrained', () => {
   });
 
   it('names the folder and file when config or weights are missing or broken', async () => {
-    await expect(fromPretrained(dir)).rejects.toThrow(ConfigError);
-    await expect(fromPretrained(dir)).rejects.toThrow(`${join(dir, 'config.json')}: cannot read`);
+    await expect(loadPretrainedFolder(dir)).rejects.toThrow(ConfigError);
+    await expect(loadPretrainedFolder(dir)).rejects.toThrow(`${join(dir, 'config.json')}: cannot read`);
     await writeFile(join(dir, 'config.json'), '{"model_type": "llama",');
-    await expect(fromPretrained(dir)).rejects.toThrow(/config.json: invalid JSON/);
+    await expect(loadPretrainedFolder(dir)).rejects.toThrow(/config.json: invalid JSON/);
     await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'bert' }));
-    await expect(fromPretrained(dir)).rejects.toThrow(
+    await expect(loadPretrainedFolder(dir)).rejects.toThrow(
       `${dir}/config.json: model_type "bert" is not supported`,
     );
     const { model } = await tinyModel('mistral sliding window', 6);
     await writeFile(join(dir, 'config.json'), JSON.stringify(modelStateDict(model).config));
-    await expect(fromPretrained(dir)).rejects.toBeInstanceOf(SafetensorsError);
+    await expect(loadPretrainedFolder(dir)).rejects.toBeInstanceOf(SafetensorsError);
     model.dispose();
   });
 });

@@ -45,7 +45,7 @@ export {
  * `model.safetensors.index.json`, and when present `tokenizer.json` (+ `tokenizer_config.json`)
  * and `generation_config.json`. Tensors are read one at a time from the files.
  */
-export async function fromPretrained(dir: string, options: LoadOptions = {}): Promise<PretrainedModel> {
+export async function loadPretrainedFolder(dir: string, options: LoadOptions = {}): Promise<PretrainedModel> {
   const config = await readJson(dir, 'config.json', true);
   // Fail on an unsupported config before touching the weights.
   parseLlamaConfig(config, join(dir, 'config.json'));

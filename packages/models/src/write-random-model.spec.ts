@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseLlamaConfig } from './config.js';
 import { checkpointLayout } from './layout.js';
-import { fromPretrained, writeRandomModel } from './node.js';
+import { loadPretrainedFolder, writeRandomModel } from './node.js';
 import { MODEL_PRESETS, modelPreset } from './presets.js';
 import { useCpuBackend } from './test-support/tf-cpu.js';
 import { TINY_CONFIGS } from './test-support/tiny-models.js';
@@ -24,7 +24,7 @@ afterEach(async () => {
 const TINY = TINY_CONFIGS['qwen2 bias tied theta 1e6']!;
 
 async function logitsOfFolder(folder: string): Promise<Float32Array> {
-  const { model } = await fromPretrained(folder);
+  const { model } = await loadPretrainedFolder(folder);
   const values = tf.tidy(
     () => model.forward({ inputIds: [[3, 1, 4, 1, 5, 9]] }).logits.dataSync() as Float32Array,
   );
@@ -33,7 +33,7 @@ async function logitsOfFolder(folder: string): Promise<Float32Array> {
 }
 
 describe('writeRandomModel', () => {
-  it('writes a folder fromPretrained loads and runs, initialised as transformers does', async () => {
+  it('writes a folder loadPretrainedFolder loads and runs, initialised as transformers does', async () => {
     const written = await writeRandomModel(dir, TINY, { seed: 4, dtype: 'float32' });
     expect(written.files).toEqual(['model.safetensors']);
     expect((await readdir(dir)).sort()).toEqual([
@@ -42,7 +42,7 @@ describe('writeRandomModel', () => {
       'model.safetensors',
       'tokenizer.json',
     ]);
-    const loaded = await fromPretrained(dir);
+    const loaded = await loadPretrainedFolder(dir);
     expect(loaded.tokenizer?.vocabSize).toBe(53);
     expect(loaded.tokenizer?.decode(loaded.tokenizer.encode('ab c'))).toBe('ab c');
     const logits = tf.tidy(() => loaded.model.forward({ inputIds: [[1, 7, 30]] }).logits.dataSync());

@@ -44,7 +44,7 @@ interface TensorPlan {
 const DRAW_BLOCK = 1 << 18;
 
 /**
- * Writes a folder transformers and `fromPretrained` load: `config.json`, `generation_config.json`,
+ * Writes a folder transformers and `loadPretrainedFolder` load: `config.json`, `generation_config.json`,
  * `tokenizer.json` and the weights as `model.safetensors`, or as `model-0000i-of-0000n.safetensors`
  * shards with `model.safetensors.index.json` when they exceed `maxShardBytes`. `config` is a preset
  * name (`MODEL_PRESETS`), a `config.json` object or a parsed config. Weights are initialised as

@@ -13,7 +13,7 @@ import {
   mseLoss,
   regressionTask,
   TinyLlamaForCausalLM,
-  train,
+  trainMse,
 } from '@peft/adapter-bridge/testing';
 import { DenseLinear, parseSafetensors, serializeSafetensors } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
@@ -57,7 +57,7 @@ describe.each(Object.entries(trees))('VeRA "all-linear" on the %s Llama-shaped t
     expect(peft.trainableParametersSummary()).toMatch(/^trainable params: 336 \|\| all params: /);
 
     const { x, target } = regressionTask(model);
-    const { losses, tensors } = train(peft, x, target, 100);
+    const { losses, tensors } = trainMse(peft, x, target, 100);
     expect(losses[99]!).toBeLessThan(losses[0]! * 0.5);
     // No tensor leaks: after the optimizer's first step created its slots, the count is flat.
     expect(tensors[99]).toBe(tensors[1]);

@@ -10,7 +10,7 @@ import {
   mseLoss,
   regressionTask,
   TinyLlamaForCausalLM,
-  train,
+  trainMse,
 } from '@peft/adapter-bridge/testing';
 import { isLinear, parseSafetensors } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
@@ -109,7 +109,7 @@ export function checkBackward(method: MethodRow, base: BaseLayerRow): void {
   expect(maxAbsDiff(analytic, numeric)).toBeLessThan(5e-3 * scale + 1e-5);
   tf.dispose(Object.values(grads));
 
-  const { losses, tensors } = train(f.peft, f.x, f.target, 8, 0.02);
+  const { losses, tensors } = trainMse(f.peft, f.x, f.target, 8, 0.02);
   expect(losses[7]!).toBeLessThan(losses[0]!);
   expect(tensors[7]).toBe(tensors[1]);
   f.dispose();
@@ -118,7 +118,7 @@ export function checkBackward(method: MethodRow, base: BaseLayerRow): void {
 /** Save/load: after training, the PEFT files load into a fresh model of the same base and reproduce it exactly. */
 export async function checkSaveLoad(method: MethodRow, base: BaseLayerRow): Promise<void> {
   const f = fixture(method, base);
-  train(f.peft, f.x, f.target, 3, 0.02);
+  trainMse(f.peft, f.x, f.target, 3, 0.02);
   const expected = values(f.model.forward(f.x));
   const files = saveAdapterFiles(f.peft);
   const st = parseSafetensors(files.get('adapter_model.safetensors')!);

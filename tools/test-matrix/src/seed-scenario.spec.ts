@@ -16,7 +16,7 @@ import {
   mseLoss,
   regressionTask,
   TinyLlamaForCausalLM,
-  train,
+  trainMse,
 } from '@peft/adapter-bridge/testing';
 import { setupBackend } from '@peft/backends';
 import { type VeraLayer, type VeraSharedState, veraConfig } from '@peft/vera';
@@ -64,7 +64,7 @@ describe.each(trees)('VeRA all-linear on a Llama-shaped %s tree', (name, makeLay
     expect(peft.adapterLayers()).toHaveLength(14);
 
     const { x, target } = regressionTask(model);
-    const { losses, tensors } = train(peft, x, target, 100, 0.05);
+    const { losses, tensors } = trainMse(peft, x, target, 100, 0.05);
     expect(losses[99]!).toBeLessThan(0.5 * losses[0]!);
     expect(tensors[99]).toBe(tensors[1]);
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { TextTokenizer } from '@peft/models';
-import { fromPretrained } from '@peft/models/node';
+import { loadPretrainedFolder } from '@peft/models/node';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   SENTENCES,
@@ -30,7 +30,7 @@ async function referenceTokenLosses(
   dir: string,
   sequences: number[][],
 ): Promise<{ sum: number; count: number }[]> {
-  const { model } = await fromPretrained(dir);
+  const { model } = await loadPretrainedFolder(dir);
   try {
     return sequences.map((ids) => {
       const { logits } = model.forward({ inputIds: [ids] });
@@ -70,7 +70,7 @@ describe('peft eval', () => {
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout);
 
-    const { tokenizer } = await fromPretrained(modelDir).then((p) => {
+    const { tokenizer } = await loadPretrainedFolder(modelDir).then((p) => {
       p.model.dispose();
       return p as { tokenizer: TextTokenizer };
     });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { fromPretrained as loadAdapter } from '@peft/adapter-bridge/node';
+import { peftModelFromFolder as loadAdapter } from '@peft/adapter-bridge/node';
 import { type GenerateOptions, generate } from '@peft/models';
-import { fromPretrained } from '@peft/models/node';
+import { loadPretrainedFolder } from '@peft/models/node';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { textRows, useBackendForTests, writeJsonl, writeTinyModel } from '../test-support/model-folder.js';
 import { runPeft, tempDir } from './test-support/checkpoints.js';
@@ -24,7 +24,7 @@ async function reference(
   options: GenerateOptions,
   adapter?: string,
 ): Promise<{ tokens: number[]; text: string }> {
-  const { model, tokenizer } = await fromPretrained(modelDir);
+  const { model, tokenizer } = await loadPretrainedFolder(modelDir);
   const peft = adapter ? await loadAdapter(model, adapter) : null;
   try {
     const ids = tokenizer!.encode(PROMPT);

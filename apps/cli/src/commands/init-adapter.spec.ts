@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromPretrained as loadAdapter } from '@peft/adapter-bridge/node';
+import { peftModelFromFolder as loadAdapter } from '@peft/adapter-bridge/node';
 import { parseSafetensors, toFloat32 } from '@peft/core';
-import { fromPretrained } from '@peft/models/node';
+import { loadPretrainedFolder } from '@peft/models/node';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useBackendForTests, writeTinyModel } from '../test-support/model-folder.js';
 import { runPeft, tempDir } from './test-support/checkpoints.js';
@@ -95,7 +95,7 @@ describe('peft init-adapter', () => {
     expect(Buffer.compare(await readFile(join(seeded, 'adapter_model.safetensors')), bytes)).not.toBe(0);
 
     // It loads back onto the model, and trains from there with `finetune --adapter`.
-    const { model } = await fromPretrained(modelDir);
+    const { model } = await loadPretrainedFolder(modelDir);
     const peft = await loadAdapter(model, out);
     expect(peft.adapterLayers()).toHaveLength(4);
     peft.dispose();

@@ -1,10 +1,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromPretrained as loadAdapter } from '@peft/adapter-bridge/node';
+import { peftModelFromFolder as loadAdapter } from '@peft/adapter-bridge/node';
 import { parseSafetensors, toFloat32 } from '@peft/core';
 import { openCheckpoint, openSafetensorsFile } from '@peft/core/node';
 import type { LlamaForCausalLM } from '@peft/models';
-import { fromPretrained } from '@peft/models/node';
+import { loadPretrainedFolder } from '@peft/models/node';
 import { dequantize4bitFloat32, quantize4bit, readBnb4Tensor } from '@peft/quant-bnb4';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { textRows, useBackendForTests, writeJsonl, writeTinyModel } from '../test-support/model-folder.js';
@@ -84,11 +84,11 @@ describe('peft merge', () => {
     expect(run.stdout).toContain('merged 4 layers (4 dense)');
     expect(run.stderr).not.toContain('warning');
 
-    const { model } = await fromPretrained(modelDir);
+    const { model } = await loadPretrainedFolder(modelDir);
     const peft = await loadAdapter(model, adapter);
     const adapted = logitsOf(model);
     peft.dispose();
-    const merged = await fromPretrained(out);
+    const merged = await loadPretrainedFolder(out);
     const mergedLogits = logitsOf(merged.model);
     merged.model.dispose();
     let worst = 0;
@@ -202,11 +202,11 @@ describe('peft merge', () => {
     const file = await openSafetensorsFile(join(out, 'model.safetensors'));
     expect(file.keys()).toContain('lm_head.weight');
     await file.close();
-    const { model } = await fromPretrained(modelDir);
+    const { model } = await loadPretrainedFolder(modelDir);
     const peft = await loadAdapter(model, adapter);
     const adapted = logitsOf(model);
     peft.dispose();
-    const mergedModel = (await fromPretrained(out)).model;
+    const mergedModel = (await loadPretrainedFolder(out)).model;
     const values = logitsOf(mergedModel);
     mergedModel.dispose();
     expect(Math.max(...values.map((v, i) => Math.abs(v - adapted[i]!)))).toBeLessThan(1e-4);

@@ -4,7 +4,7 @@ import { type AdapterConfig, adapterConfigFromOptions, getPeftModel } from '@pef
 import { getQuantizer, isLinear } from '@peft/core';
 import { openSafetensorsFile } from '@peft/core/node';
 import { checkpointLayout, type LlamaForCausalLM } from '@peft/models';
-import { fromPretrained } from '@peft/models/node';
+import { loadPretrainedFolder } from '@peft/models/node';
 import { quantizeModule } from '@peft/quant-bnb4';
 import { type MethodOptions, moduleCandidates, planFineTuning } from '@peft/training/node';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -152,7 +152,7 @@ describe('peft plan agrees with a real model', () => {
   it('derives exactly the module paths of the loaded model from its config', async () => {
     for (const tie of [false, true]) {
       const dir = await writeTinyModel(join(tmp.dir, `m${tie}`), { config: { tie_word_embeddings: tie } });
-      const { model, config } = await fromPretrained(dir);
+      const { model, config } = await loadPretrainedFolder(dir);
       const real = [...model.namedModules()]
         .filter(([p]) => p !== '')
         .map(([path, m]) => ({ path, linear: isLinear(m) }))
@@ -167,7 +167,7 @@ describe('peft plan agrees with a real model', () => {
     async (_n, options) => {
       const dir = await writeTinyModel(join(tmp.dir, 'model'), { config: { attention_bias: true } });
       const adapter = configFromOptions(options);
-      const { model, config } = await fromPretrained(dir);
+      const { model, config } = await loadPretrainedFolder(dir);
       const report = planFineTuning(config, { adapter: structuredClone(adapter) as AdapterConfig });
       expect(report.parameters).toBe(countModelParameters(model));
       const peft = getPeftModel(model, adapter);
@@ -191,7 +191,7 @@ describe('peft plan agrees with a real model', () => {
     });
     const adapter = configFromOptions({ method: 'vera', r: 4 });
     for (const quantize of ['none', 'nf4'] as const) {
-      const { model, config } = await fromPretrained(dir);
+      const { model, config } = await loadPretrainedFolder(dir);
       if (quantize === 'nf4') quantizeModule(model, { quantType: 'nf4', doubleQuant: true });
       let held = 0;
       for (const [, m] of model.namedModules()) {
@@ -207,7 +207,7 @@ describe('peft plan agrees with a real model', () => {
     const dir = await writeTinyModel(join(tmp.dir, 'model'), {
       config: { hidden_size: 64, intermediate_size: 160 },
     });
-    const { config } = await fromPretrained(dir).then((p) => {
+    const { config } = await loadPretrainedFolder(dir).then((p) => {
       p.model.dispose();
       return p;
     });

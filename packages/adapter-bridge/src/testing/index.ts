@@ -4,4 +4,4 @@ export { mutateAdapterFiles, seededRandom } from './adapter-fuzz.js';
 export { finiteDifferenceGradient } from './finite-difference.js';
 export { Int8RowsLinear } from './int8-rows-linear.js';
 export { type BaseLayerFactory, TinyLlamaForCausalLM, type TinyLlamaOptions } from './tiny-llama.js';
-export { type Forward, mseLoss, regressionTask, type TrainResult, train } from './train.js';
+export { type Forward, type MseTrainResult, mseLoss, regressionTask, trainMse } from './train.js';

@@ -8,20 +8,23 @@ export function mseLoss(model: Forward, x: tf.Tensor, target: tf.Tensor): tf.Sca
   return tf.tidy(() => tf.mean(tf.square(tf.sub(model.forward(x), target))) as tf.Scalar);
 }
 
-export interface TrainResult {
+export interface MseTrainResult {
   readonly losses: number[];
   /** tf.memory().numTensors after each step. */
   readonly tensors: number[];
 }
 
-/** `steps` Adam steps on the adapter's trainable variables; returns the loss before each step. */
-export function train(
+/**
+ * `steps` Adam steps on the adapter's trainable variables against `mseLoss`; returns the loss before
+ * each step. A test fixture, not `@peft/training`'s `train` (the fine-tuning run).
+ */
+export function trainMse(
   peft: PeftModel,
   x: tf.Tensor,
   target: tf.Tensor,
   steps: number,
   learningRate = 0.05,
-): TrainResult {
+): MseTrainResult {
   const model = peft.model as Forward;
   const optimizer = tf.train.adam(learningRate);
   const losses: number[] = [];

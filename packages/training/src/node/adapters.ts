@@ -7,7 +7,7 @@ import {
   type PeftModel,
   TargetModulesError,
 } from '@peft/adapter-bridge';
-import { fromPretrained as loadPeftFolder } from '@peft/adapter-bridge/node';
+import { peftModelFromFolder as loadPeftFolder } from '@peft/adapter-bridge/node';
 import { type Module, PeftError } from '@peft/core';
 
 /** An adapter folder does not fit the model it is applied to (other model, other shapes, other layers). */

@@ -12,7 +12,7 @@ import {
   toFloat32,
 } from '@peft/core';
 import type { GenerateOptions, LlamaConfig, LlamaForCausalLM, TextTokenizer } from '@peft/models';
-import { fromPretrained } from '@peft/models/node';
+import { loadPretrainedFolder } from '@peft/models/node';
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface LoadModelFolderOptions {
@@ -77,7 +77,7 @@ export async function loadModelFolder(dir: string, options: LoadModelFolderOptio
   const quantizedLayers: string[] = [];
   // Quantized while loading, one layer at a time: the dense copy of a weight lives only until its
   // quantized layer exists, so the whole dense model is never held.
-  const loaded = await fromPretrained(
+  const loaded = await loadPretrainedFolder(
     dir,
     quantizer && quantizeOptions
       ? {
