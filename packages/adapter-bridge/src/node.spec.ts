@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdapterFileError } from './errors.js';
 import { MODEL_CARD_MARKER } from './model-card.js';
-import { peftModelFromFolder, loadAdapter, savePretrained } from './node.js';
+import { loadAdapter, peftModelFromFolder, savePretrained } from './node.js';
 import { getPeftModel } from './peft-model.js';
 import { registerPeftMethod } from './registry.js';
 import { useCpuBackend } from './test-support/tf-cpu.js';
@@ -86,10 +86,12 @@ describe('adapter folders on disk', () => {
       /half\/adapter_model\.safetensors: missing/,
     );
     await writeFile(join(half, 'adapter_model.safetensors'), new Uint8Array(3));
-    await expect(peftModelFromFolder(new TinyLlamaForCausalLM({ layers: 1 }), half)).rejects.toThrow(/too small/);
-    await expect(peftModelFromFolder(new TinyLlamaForCausalLM(), dir, { subfolder: '../..' })).rejects.toThrow(
-      /must not contain/,
+    await expect(peftModelFromFolder(new TinyLlamaForCausalLM({ layers: 1 }), half)).rejects.toThrow(
+      /too small/,
     );
+    await expect(
+      peftModelFromFolder(new TinyLlamaForCausalLM(), dir, { subfolder: '../..' }),
+    ).rejects.toThrow(/must not contain/);
   });
 });
 
