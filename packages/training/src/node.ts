@@ -31,6 +31,7 @@ export {
   type FinetuneCallbacks,
   type FinetuneOptions,
   type FinetuneStart,
+  type FinetuneStepProgress,
   type FinetuneSummary,
   finetune,
   givenMethodOptions,
@@ -38,6 +39,7 @@ export {
   type MethodOptions,
   type QuantizeOptions,
   resolveAdapterConfig,
+  wasmHeapBytes,
 } from './node/finetune.js';
 export {
   type GeneratedText,

@@ -1,8 +1,7 @@
 // What the fine-tuning commands print: warnings, training progress and sizes. stdout carries results;
 // progress, warnings and notes go to stderr, so `peft eval --json > out.json` stays clean.
 import { setWarningHandler } from '@peft/adapter-bridge';
-import type { StepProgress } from '@peft/training';
-import type { FinetuneCallbacks, FinetuneStart } from '@peft/training/node';
+import type { FinetuneCallbacks, FinetuneStart, FinetuneStepProgress } from '@peft/training/node';
 import { SingleBar } from 'cli-progress';
 
 export function note(text: string): void {
@@ -53,10 +52,11 @@ export function withThousands(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
-function stepLine(p: StepProgress): string {
+function stepLine(p: FinetuneStepProgress): string {
   return (
     `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  lr ${p.learningRate.toExponential(2)}  ` +
-    `${p.tokensPerSecond.toFixed(0)} tok/s  ETA ${formatDuration(p.etaSeconds)}`
+    `${p.tokensPerSecond.toFixed(0)} tok/s  ETA ${formatDuration(p.etaSeconds)}  ` +
+    `peak RSS ${formatBytes(p.peakRssBytes)}  tfjs ${formatBytes(p.tfBytes)}`
   );
 }
 
@@ -67,11 +67,11 @@ function stepLine(p: StepProgress): string {
 export function progressReporter(): FinetuneCallbacks & { stop(): void } {
   let bar: SingleBar | null = null;
   let every = 1;
-  const startBar = (total: number, value: number, payload = { loss: '-', tps: '-', left: '?' }) => {
+  const startBar = (total: number, value: number, payload = { loss: '-', tps: '-', left: '?', rss: '-' }) => {
     bar = new SingleBar({
       stream: process.stderr,
       // Not {eta}: cli-progress computes its own under that name; ours is from this run's step times.
-      format: 'finetune [{bar}] {value}/{total} | loss {loss} | {tps} tok/s | ETA {left}',
+      format: 'finetune [{bar}] {value}/{total} | loss {loss} | {tps} tok/s | ETA {left} | peak RSS {rss}',
       hideCursor: true,
       clearOnComplete: true,
     });
@@ -102,11 +102,12 @@ export function progressReporter(): FinetuneCallbacks & { stop(): void } {
       every = Math.max(1, Math.round(info.totalSteps / 20));
       if (process.stderr.isTTY && info.startStep < info.totalSteps) startBar(info.totalSteps, info.startStep);
     },
-    onStep(p: StepProgress) {
+    onStep(p: FinetuneStepProgress) {
       const payload = {
         loss: p.loss.toFixed(4),
         tps: p.tokensPerSecond.toFixed(0),
         left: formatDuration(p.etaSeconds),
+        rss: formatBytes(p.peakRssBytes),
       };
       if (bar) bar.update(p.step, payload);
       // After a message stopped the bar, the next step draws a new one below it.

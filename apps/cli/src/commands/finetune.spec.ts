@@ -217,6 +217,37 @@ describe('finetune(): stop and resume', () => {
     expect(Buffer.compare(await adapterFile(join(tmp.dir, 'together-2')), alone2)).toBe(0);
   });
 
+  it('with gradient checkpointing trains to the adapter a plain run gives, and reports peak memory', async () => {
+    const run = (name: string, gradientCheckpointing: boolean) =>
+      finetune({
+        model: modelDir,
+        data: trainData,
+        output: join(tmp.dir, name),
+        method: 'vera',
+        r: 8,
+        targetModules: 'all-linear',
+        steps: 3,
+        batchSize: 2,
+        seed: 4,
+        saveEvery: 0,
+        gradientCheckpointing,
+      });
+    const plain = await run('plain', false);
+    const checkpointed = await run('checkpointed', true);
+    expect(checkpointed.gradientCheckpointing).toBe(true);
+    expect(checkpointed.lastLoss).toBeCloseTo(plain.lastLoss!, 5);
+    const a = parseSafetensors(new Uint8Array(await adapterFile(join(tmp.dir, 'plain'))));
+    const b = parseSafetensors(new Uint8Array(await adapterFile(join(tmp.dir, 'checkpointed'))));
+    for (const key of a.keys()) {
+      const x = new Float32Array((await a.get(key)).data.slice().buffer);
+      const y = new Float32Array((await b.get(key)).data.slice().buffer);
+      for (let i = 0; i < x.length; i++)
+        expect(Math.abs(x[i]! - y[i]!), key).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(x[i]!)));
+    }
+    expect(plain.peakRssBytes).toBeGreaterThan(plain.peakTfBytes);
+    expect(plain.peakTfBytes).toBeGreaterThan(0);
+  });
+
   it('holds tf.memory().numTensors flat across steps and frees everything at the end', async () => {
     const before = tf.memory().numTensors;
     const counts: number[] = [];

@@ -14,7 +14,7 @@ import {
   positiveNumber,
   quantizeOptionsFrom,
 } from '../cli/options.js';
-import { formatDuration, note, progressReporter, warningsToStderr } from '../cli/output.js';
+import { formatBytes, formatDuration, note, progressReporter, warningsToStderr } from '../cli/output.js';
 import { CommandExit, EXIT } from '../exit-codes.js';
 
 interface FinetuneCliOptions extends BackendOptions {
@@ -37,6 +37,7 @@ interface FinetuneCliOptions extends BackendOptions {
   keepCheckpoints: number;
   resume?: boolean;
   overwrite?: boolean;
+  gradientCheckpointing?: boolean;
   json?: boolean;
 }
 
@@ -76,6 +77,10 @@ function summary(result: FinetuneSummary, seconds: number): string {
   }
   if (result.adapterDir) lines.push(`adapter written to ${result.adapterDir} (PEFT format)`);
   if (result.checkpointDir) lines.push(`checkpoint: ${result.checkpointDir}`);
+  lines.push(
+    `memory: peak RSS ${formatBytes(result.peakRssBytes)}, TensorFlow.js peak ${formatBytes(result.peakTfBytes)}` +
+      (result.wasmHeapBytes > 0 ? `, wasm heap ${formatBytes(result.wasmHeapBytes)}` : ''),
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -161,6 +166,10 @@ export function registerFinetuneCommand(program: Command): void {
       'continue the run in --output from its newest checkpoint (same options, model and data)',
     )
     .option('--overwrite', 'start over in an --output that already holds a run')
+    .option(
+      '--gradient-checkpointing',
+      "keep only each decoder layer's input and recompute the layer in the backward pass: a fraction of the activation memory for about a third more compute; same gradients",
+    )
     .option('--json', 'print the result as one JSON object on stdout');
   addBackendOption(command);
   command.addHelpText(
@@ -205,6 +214,7 @@ export function registerFinetuneCommand(program: Command): void {
         keepCheckpoints: opts.keepCheckpoints,
         resume: opts.resume ?? false,
         overwrite: opts.overwrite ?? false,
+        gradientCheckpointing: opts.gradientCheckpointing ?? false,
         signal: controller.signal,
         callbacks: reporter,
       });
