@@ -13,11 +13,6 @@ export interface RandomStateHooks {
 }
 
 export interface CheckpointOptions {
-  /**
-   * Tensors `fn` reads besides x that must still exist in the backward pass (rotary tables,
-   * attention masks): kept alive until then and handed to `fn` again. Not differentiated.
-   */
-  constants?: readonly tf.Tensor[];
   /** Trainable variables `fn` reads through its modules; they receive gradients. */
   variables?: readonly tf.Variable[];
   /** A random stream `fn` draws from, replayed so the recomputation sees the same draws. */
@@ -25,36 +20,39 @@ export interface CheckpointOptions {
 }
 
 /**
- * `fn(x, constants)` whose intermediate activations are not kept for the backward pass: the forward
- * keeps only x and the constants, and the backward runs `fn` again to take its gradients with
- * respect to x and every variable in `options.variables` (a `tf.customGrad` only differentiates its
- * explicit inputs, so the variables are passed as inputs too). `fn` must be a pure function of x,
- * the constants and the variables' current values (or replay its randomness via `randomState`).
+ * `fn(x, 'forward')` whose intermediate activations are not kept for the backward pass: the forward
+ * keeps only x, and the backward runs `fn(x, 'recompute')` to take its gradients with respect to x
+ * and every variable in `options.variables` (a `tf.customGrad` only differentiates its explicit
+ * inputs, so the variables are passed as inputs too). Any other tensor `fn` reads must be rebuilt by
+ * it when called with 'recompute': the caller's tensors are gone by then, and saving them instead
+ * would copy them (tfjs-backend-wasm's Identity kernel, which saving uses, copies the data).
+ * `fn` must be a pure function of x and the variables' values (or replay its randomness).
  */
 export function checkpointed<T extends tf.Tensor>(
-  fn: (x: T, constants: readonly tf.Tensor[]) => T,
+  fn: (x: T, phase: 'forward' | 'recompute') => T,
   x: T,
   options: CheckpointOptions = {},
 ): T {
-  const constants = options.constants ?? [];
   const variables = options.variables ?? [];
   const random = options.randomState;
   const startState = random?.get();
   const run = tf.customGrad((...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const input = args[0] as T;
-    // Clones share data; tfjs keeps saved tensors until the whole backward pass ends.
-    save([input, ...constants]);
+    // Saved tensors live until the whole backward pass ends.
+    save([input]);
     return {
-      value: fn(input, constants),
+      value: fn(input, 'forward'),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [savedInput, ...savedConstants] = saved as [T, ...tf.Tensor[]];
+        const savedInput = saved[0] as T;
         const resume = random?.get();
         if (random) random.set(startState);
         try {
-          return vectorJacobianProduct(() => fn(savedInput, savedConstants), [savedInput, ...variables], dy);
+          return vectorJacobianProduct(() => fn(savedInput, 'recompute'), [savedInput, ...variables], dy);
         } finally {
           if (random) random.set(resume);
+          // Its gradient exists now; free the copy at once instead of at the end of the backward pass.
+          savedInput.dispose();
         }
       },
     };

@@ -194,21 +194,27 @@ export class LlamaForCausalLM extends Module {
       cache,
     });
     const groups = config.numAttentionHeads / config.numKeyValueHeads;
-    const hidden = tf.tidy(() => {
-      // Built here, not lazily in a layer: a tensor made inside a layer's tf.tidy dies with that scope.
+    // Built up front, not lazily in a layer: a tensor made inside a layer's tf.tidy dies with that scope.
+    const buildContext = (windows: Iterable<number | null>): AttentionContext => {
       const masks = new Map<number | null, AttentionMask>();
-      for (const window of new Set(config.slidingWindows))
-        masks.set(window, plan.attentionMask(window, groups));
-      const context: AttentionContext = {
+      for (const window of windows) masks.set(window, plan.attentionMask(window, groups));
+      return {
         rotary: rotaryTables(config, plan.positions, ids.batch, ids.time),
         mask: (window) => {
           const found = masks.get(window);
           if (!found) throw new InputError(`no attention mask was planned for sliding window ${window}`);
           return found;
         },
+        rebuild: (window) => buildContext([window]),
       };
-      return this.model.forward(tf.tensor2d(ids.data, [ids.batch, ids.time], 'int32'), context, cache);
-    });
+    };
+    const hidden = tf.tidy(() =>
+      this.model.forward(
+        tf.tensor2d(ids.data, [ids.batch, ids.time], 'int32'),
+        buildContext(new Set(config.slidingWindows)),
+        cache,
+      ),
+    );
     cache?.commit(plan.mask, ids.time, plan.nextPositions);
     return hidden;
   }

@@ -89,6 +89,28 @@ describe('training through the frozen base', () => {
     model.dispose();
   });
 
+  it('a training step makes no copy of the frozen embedding table (lookup or tied head)', async () => {
+    const { model, config } = await tinyModel('qwen2 bias tied theta 1e6', 6);
+    inject(model, 'model.layers.0.self_attn.v_proj', 30);
+    const tableSize = config.vocabSize * config.hiddenSize;
+    const batch = { inputIds: [[1, 5, 9, 13, 2, 40, 7, 3]], labels: [[1, 5, 9, 13, 2, 40, 7, 3]] };
+    const engine = tf.engine() as unknown as { trackTensor(t: tf.Tensor, backend: unknown): void };
+    const original = engine.trackTensor;
+    const copies: number[][] = [];
+    engine.trackTensor = function (this: unknown, t: tf.Tensor, backend: unknown) {
+      if (t.size === tableSize) copies.push([...t.shape]);
+      return original.call(this, t, backend);
+    };
+    try {
+      const { value, grads } = tf.variableGrads(() => model.loss(batch));
+      tf.dispose([value, ...Object.values(grads)]);
+    } finally {
+      engine.trackTensor = original;
+    }
+    expect(copies).toEqual([]);
+    model.dispose();
+  });
+
   it('a forward with a cache leaves exactly the cache behind, which dispose() frees', async () => {
     const { model } = await tinyModel('mistral sliding window', 2);
     const before = tf.memory().numTensors;

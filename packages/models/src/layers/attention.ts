@@ -15,6 +15,11 @@ export interface AttentionContext {
   readonly rotary: RotaryTables;
   /** The mask [B or 1, 1, groups·T, S] for a layer's sliding window (`null` = full causal attention). */
   mask(window: number | null): AttentionMask;
+  /**
+   * The same context built again, with new tensors, for one window: what a checkpointed layer reads
+   * when it runs again in the backward pass, after this context's tensors are gone.
+   */
+  rebuild?(window: number | null): AttentionContext;
 }
 
 /**

@@ -1,13 +1,14 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type CheckpointOptions, checkpointed } from '../checkpoint.js';
+import { InputError } from '../errors.js';
 import type { Attention, AttentionContext } from './attention.js';
 import type { DecoderLayer } from './decoder-layer.js';
 
 /**
- * One decoder layer under activation checkpointing: only its input (and the rotary tables and mask
- * it reads) is kept for the backward pass, which runs the layer again. The trainable variables
- * inside the layer (adapters wrap its linears) are taken at call time, so adapters injected after
- * loading receive their gradients.
+ * One decoder layer under activation checkpointing: only its input is kept for the backward pass,
+ * which runs the layer again with rotary tables and mask rebuilt from the host (`context.rebuild`).
+ * The trainable variables inside the layer (adapters wrap its linears) are taken at call time, so
+ * adapters injected after loading receive their gradients.
  */
 export function checkpointedLayerForward(
   layer: DecoderLayer,
@@ -15,15 +16,12 @@ export function checkpointedLayerForward(
   context: AttentionContext,
   options: Pick<CheckpointOptions, 'randomState'> = {},
 ): tf.Tensor3D {
-  const { bias, keep } = context.mask(layer.child<Attention>('self_attn').slidingWindow);
-  const constants = [context.rotary.cos, context.rotary.sin, bias, ...(keep ? [keep] : [])];
+  const { rebuild } = context;
+  if (!rebuild) throw new InputError('gradient checkpointing needs an attention context that can be rebuilt');
+  const window = layer.child<Attention>('self_attn').slidingWindow;
   return checkpointed(
-    (input: tf.Tensor3D, saved) => {
-      const [cos, sin, savedBias, savedKeep] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D?];
-      const mask = { bias: savedBias, keep: savedKeep ?? null };
-      return layer.forward(input, { rotary: { cos, sin }, mask: () => mask });
-    },
+    (input: tf.Tensor3D, phase) => layer.forward(input, phase === 'forward' ? context : rebuild(window)),
     x,
-    { constants, variables: layer.trainableVariables(), ...options },
+    { variables: layer.trainableVariables(), ...options },
   );
 }

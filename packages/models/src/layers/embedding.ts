@@ -23,8 +23,16 @@ export class Embedding extends Module {
     if (ids.dtype !== 'int32')
       throw new ShapeMismatchError(`embedding expects int32 token ids, got ${ids.dtype}`);
     const [batch, time] = ids.shape;
-    return tf.tidy(() =>
-      tf.reshape(tf.gather(this.table, tf.reshape(ids, [-1])), [batch, time, this.embeddingDim]),
-    );
+    // The table is frozen, so nothing needs the lookup's gradient. Run as tfjs' own gather, a training
+    // step would save a copy of the whole table for one (wasm's Identity kernel copies): 1 GB for
+    // Llama-3.2-1B. Inside a customGrad's forward nothing is recorded or saved.
+    const lookup = tf.customGrad((...args: unknown[]) => {
+      const flat = args[0] as tf.Tensor1D;
+      return {
+        value: tf.reshape(tf.gather(this.table, flat), [batch, time, this.embeddingDim]) as tf.Tensor3D,
+        gradFunc: () => tf.zeros(flat.shape),
+      };
+    });
+    return tf.tidy(() => lookup(tf.reshape(ids, [-1])) as tf.Tensor3D);
   }
 }
