@@ -40,6 +40,6 @@ export { inverseFrequencies } from './rope.js';
 export { type RopeScaling, SUPPORTED_ROPE_TYPES } from './rope-scaling.js';
 export { pickToken, type SamplingOptions } from './sampling.js';
 export { type ModelStateDict, modelStateDict } from './state-dict.js';
-export type { TokenBatch } from './token-batch.js';
+export type { HostBatch, TokenBatch } from './token-batch.js';
 export { TextTokenizer } from './tokenizer.js';
 export { type LlamaTokenizerJsonInput, llamaTokenizerJson } from './tokenizer-json.js';
