@@ -1,5 +1,7 @@
-import golden from '../fixtures/bnb4/tables.json' with { type: 'json' };
 import type { Bnb4Arrays } from '../kernels/bnb4-shared/arrays.js';
+import { DYNAMIC_MAP, FP4_CODE, NF4_CODE } from './code-tables.js';
+
+export { DYNAMIC_MAP, FP4_CODE, NF4_CODE };
 
 /** A small seeded generator (mulberry32) so failures reproduce. */
 export function seededRandom(seed: number): () => number {
@@ -12,10 +14,6 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-export const NF4_CODE = Float32Array.from(golden.nf4_code);
-export const FP4_CODE = Float32Array.from(golden.fp4_code);
-export const DYNAMIC_MAP = Float32Array.from(golden.dynamic_map_signed);
 
 export interface RandomWeightOptions {
   outFeatures: number;

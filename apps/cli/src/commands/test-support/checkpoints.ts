@@ -1,10 +1,10 @@
 // Small checkpoints on disk for the command tests, and a way to run the CLI and capture its output.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fromFloat32, type HostTensor, type StateDict } from '@peft/core';
 import { openSafetensorsFile, writeSafetensorsFile } from '@peft/core/node';
+import { bnb4GoldenCase } from '@peft/quant-bnb4/testing';
 import { vi } from 'vitest';
 import { runCli } from '../../program.js';
 
@@ -23,8 +23,7 @@ export interface Golden {
 
 /** The golden bitsandbytes case `nf4_fp16_dq_6x64` (NF4, blocksize 64, double quant, float16 input). */
 export async function goldenFp16Dq(): Promise<Golden> {
-  const path = fileURLToPath(new URL('../fixtures/nf4_fp16_dq_6x64.json', import.meta.url));
-  return JSON.parse(await readFile(path, 'utf8')) as Golden;
+  return bnb4GoldenCase('nf4_fp16_dq_6x64') as Golden;
 }
 
 export function f32FromB64(b64: string): Float32Array {
