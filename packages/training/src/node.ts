@@ -35,9 +35,7 @@ export {
   type FinetuneSummary,
   finetune,
   givenMethodOptions,
-  givenQuantizeOptions,
   type MethodOptions,
-  type QuantizeOptions,
   resolveAdapterConfig,
   wasmHeapBytes,
 } from './node/finetune.js';
@@ -53,9 +51,10 @@ export { modelFolderFingerprint } from './node/model-fingerprint.js';
 export {
   assertModelFolder,
   type BaseModel,
-  type LoadModelFolderOptions,
+  givenQuantizeOptions,
   linearSchemes,
   loadModelFolder,
+  type QuantizeOptions,
 } from './node/model-folder.js';
 export {
   moduleCandidates,

@@ -4,13 +4,8 @@ import { evaluableModel } from '../adapters.js';
 import { type EvalResult, evaluate } from '../evaluate.js';
 import { loadAdapterFolder } from './adapters.js';
 import { readDataset } from './dataset.js';
-import {
-  type BackendOptions,
-  ensureBackend,
-  givenQuantizeOptions,
-  type QuantizeOptions,
-} from './finetune.js';
-import { loadModelFolder } from './model-folder.js';
+import { type BackendOptions, ensureBackend } from './finetune.js';
+import { loadModelFolder, type QuantizeOptions } from './model-folder.js';
 
 export interface EvaluateFolderOptions extends QuantizeOptions, BackendOptions {
   /** The Hugging Face model folder. */
@@ -30,10 +25,7 @@ export interface EvaluateFolderOptions extends QuantizeOptions, BackendOptions {
 /** Mean token loss and perplexity of a model folder (with an adapter folder, if given) over a JSONL file. */
 export async function evaluateFolder(options: EvaluateFolderOptions): Promise<EvalResult> {
   await ensureBackend(options);
-  const base = await loadModelFolder(options.model, {
-    quantize: options.quantize ?? 'none',
-    quantizeOptions: givenQuantizeOptions(options),
-  });
+  const base = await loadModelFolder(options.model, options);
   const { model, config } = base;
   let peft: PeftModel | null = null;
   try {

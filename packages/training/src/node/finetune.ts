@@ -24,7 +24,7 @@ import { loadAdapterFolder } from './adapters.js';
 import { readDataset } from './dataset.js';
 import { FileCheckpointStore } from './file-checkpoint-store.js';
 import { modelFolderFingerprint } from './model-fingerprint.js';
-import { loadModelFolder } from './model-folder.js';
+import { loadModelFolder, type QuantizeOptions } from './model-folder.js';
 
 /** Options that describe a new adapter by method (PEFT's fields, camelCased). */
 export interface MethodOptions {
@@ -48,18 +48,6 @@ export interface MethodOptions {
   initLoraWeights?: boolean | 'gaussian';
   /** Options of methods from other packages, by the names their contract declares. */
   methodOptions?: Readonly<Record<string, unknown>>;
-}
-
-/** How to quantize the base model's linear layers on load. */
-export interface QuantizeOptions {
-  /** A registered quantizer ("nf4", "fp4", ...) or "none" (default). */
-  quantize?: string;
-  /** bitsandbytes: absmax block size (default 64). */
-  blocksize?: number;
-  /** bitsandbytes: double quantization (default true). */
-  doubleQuant?: boolean;
-  /** Options of quantizers from other packages, by the names their contract declares. */
-  quantizeOptions?: Readonly<Record<string, unknown>>;
 }
 
 export interface BackendOptions {
@@ -189,15 +177,6 @@ export function givenMethodOptions(options: MethodOptions): Record<string, unkno
   return given;
 }
 
-/** The quantizer options that were given, by name. */
-export function givenQuantizeOptions(options: QuantizeOptions): Record<string, unknown> {
-  return {
-    ...options.quantizeOptions,
-    ...(options.blocksize === undefined ? {} : { blocksize: options.blocksize }),
-    ...(options.doubleQuant === undefined ? {} : { doubleQuant: options.doubleQuant }),
-  };
-}
-
 /** The adapter config a run trains: from the method options, a config file or object. */
 export async function resolveAdapterConfig(
   options: MethodOptions & { adapterConfig?: string | AdapterConfig },
@@ -292,10 +271,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
   const store = new FileCheckpointStore(options.output);
   const clearPrevious = await inspectOutput(store, options.resume ?? false, options.overwrite ?? false);
   await ensureBackend(options);
-  const base = await loadModelFolder(options.model, {
-    quantize: options.quantize ?? 'none',
-    quantizeOptions: givenQuantizeOptions(options),
-  });
+  const base = await loadModelFolder(options.model, options);
   const { model, config } = base;
   let peft: PeftModel | null = null;
   try {

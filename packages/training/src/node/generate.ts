@@ -3,13 +3,8 @@ import type { PeftModel } from '@peft/adapter-bridge';
 import { ConfigError } from '@peft/core';
 import { type FinishReason, type GenerateOptions, generate } from '@peft/models';
 import { loadAdapterFolder } from './adapters.js';
-import {
-  type BackendOptions,
-  ensureBackend,
-  givenQuantizeOptions,
-  type QuantizeOptions,
-} from './finetune.js';
-import { loadModelFolder } from './model-folder.js';
+import { type BackendOptions, ensureBackend } from './finetune.js';
+import { loadModelFolder, type QuantizeOptions } from './model-folder.js';
 
 export interface GenerateTextOptions extends QuantizeOptions, BackendOptions {
   /** The Hugging Face model folder. */
@@ -63,10 +58,7 @@ export function samplingOptions(
 /** Continues `prompt` with a model folder's model and tokenizer (and an adapter, if given). */
 export async function generateText(options: GenerateTextOptions): Promise<GeneratedText> {
   await ensureBackend(options);
-  const base = await loadModelFolder(options.model, {
-    quantize: options.quantize ?? 'none',
-    quantizeOptions: givenQuantizeOptions(options),
-  });
+  const base = await loadModelFolder(options.model, options);
   let peft: PeftModel | null = null;
   try {
     const { tokenizer, model } = base;

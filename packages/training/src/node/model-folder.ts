@@ -15,11 +15,25 @@ import type { GenerateOptions, LlamaConfig, LlamaForCausalLM, TextTokenizer } fr
 import { loadPretrainedFolder } from '@peft/models/node';
 import * as tf from '@tensorflow/tfjs-core';
 
-export interface LoadModelFolderOptions {
-  /** A registered quantizer's name (e.g. "nf4", "fp4") for the dense linear layers but the head; default "none". */
+/** How to quantize the base model's linear layers on load (the `--quantize` flags in camelCase). */
+export interface QuantizeOptions {
+  /** A registered quantizer ("nf4", "fp4", ...) for the dense linear layers but the head, or "none" (default). */
   quantize?: string;
-  /** The quantizer's options (e.g. `{ blocksize: 64, doubleQuant: true }`); unset ones take its defaults. */
+  /** bitsandbytes: absmax block size (default 64). */
+  blocksize?: number;
+  /** bitsandbytes: double quantization (default true). */
+  doubleQuant?: boolean;
+  /** The quantizer's options by the names its contract declares; unset ones take its defaults. */
   quantizeOptions?: Readonly<Record<string, unknown>>;
+}
+
+/** The quantizer options that were given, by name. */
+export function givenQuantizeOptions(options: QuantizeOptions): Record<string, unknown> {
+  return {
+    ...options.quantizeOptions,
+    ...(options.blocksize === undefined ? {} : { blocksize: options.blocksize }),
+    ...(options.doubleQuant === undefined ? {} : { doubleQuant: options.doubleQuant }),
+  };
 }
 
 export interface BaseModel {
@@ -69,11 +83,11 @@ export function linearSchemes(model: LlamaForCausalLM): Record<string, number> {
  * bitsandbytes `*-bnb-4bit`, whose layers stay quantized) and, with `quantize`, quantizes its dense linear
  * layers one at a time as transformers' `load_in_4bit` does (the output head stays dense).
  */
-export async function loadModelFolder(dir: string, options: LoadModelFolderOptions = {}): Promise<BaseModel> {
+export async function loadModelFolder(dir: string, options: QuantizeOptions = {}): Promise<BaseModel> {
   await assertModelFolder(dir);
   const name = options.quantize ?? 'none';
   const quantizer = name === 'none' ? null : getQuantizer(name);
-  const quantizeOptions = quantizer ? quantizer.resolveOptions(options.quantizeOptions ?? {}) : null;
+  const quantizeOptions = quantizer ? quantizer.resolveOptions(givenQuantizeOptions(options)) : null;
   const quantizedLayers: string[] = [];
   // Quantized while loading, one layer at a time: the dense copy of a weight lives only until its
   // quantized layer exists, so the whole dense model is never held.

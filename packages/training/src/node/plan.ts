@@ -11,12 +11,8 @@ import {
 } from '@peft/adapter-bridge';
 import { ConfigError, getQuantizer, type Quantizer, registeredQuantizers } from '@peft/core';
 import { checkpointLayout, type LinearSpec, type LlamaConfig, parseLlamaConfig } from '@peft/models';
-import {
-  givenQuantizeOptions,
-  type MethodOptions,
-  type QuantizeOptions,
-  resolveAdapterConfig,
-} from './finetune.js';
+import { type MethodOptions, resolveAdapterConfig } from './finetune.js';
+import { givenQuantizeOptions, type QuantizeOptions } from './model-folder.js';
 
 /** The output head; it stays in float precision when quantizing and "all-linear" leaves it alone. */
 const OUTPUT_HEAD = 'lm_head';
