@@ -8,22 +8,26 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 
 export interface Run {
   code: number | null;
+  /** stdout and stderr interleaved. */
   output: string;
+  stdout: string;
 }
 
-/** Runs a command without a shell; stdout and stderr interleaved. */
+/** Runs a command without a shell. */
 export function run(command: string, args: string[], cwd: string): Promise<Run> {
   return new Promise((done, fail) => {
     const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
     let output = '';
+    let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
+      stdout += chunk;
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
     });
     child.on('error', fail);
-    child.on('close', (code) => done({ code, output }));
+    child.on('close', (code) => done({ code, output, stdout }));
   });
 }
 
@@ -51,4 +55,26 @@ export async function copyWorkingTree(destination: string, buildFolders: readonl
   for (const folder of buildFolders) {
     await cp(join(REPO_ROOT, folder), join(destination, folder), { recursive: true });
   }
+}
+
+const GIT_IDENTITY = ['-c', 'user.name=workspace copy', '-c', 'user.email=copy@localhost'];
+
+/**
+ * Makes the copy a git repository whose one commit is the copied tree, so `changedFiles` can later list
+ * what the steps in between changed (the copy's .gitignore keeps build output and node_modules out).
+ */
+export async function commitBaseline(copy: string): Promise<void> {
+  await mustRun('git', ['init', '--quiet'], copy);
+  await mustRun('git', ['add', '--all'], copy);
+  await mustRun('git', [...GIT_IDENTITY, 'commit', '--quiet', '--no-verify', '-m', 'copy'], copy);
+}
+
+/** `git status --porcelain` lines under `paths` since `commitBaseline`: changed, added or removed files. */
+export async function changedFiles(copy: string, paths: readonly string[]): Promise<string[]> {
+  const status = await mustRun(
+    'git',
+    ['status', '--porcelain', '--untracked-files=all', '--', ...paths],
+    copy,
+  );
+  return status.split('\n').filter((line) => line.trim() !== '');
 }
