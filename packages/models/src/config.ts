@@ -1,4 +1,5 @@
 import { ConfigError } from '@peft/core';
+import { checkConfigSizes } from './config-limits.js';
 import { parseRopeScaling, type RopeScaling } from './rope-scaling.js';
 
 /** The `model_type` values this package builds, each a member of the Llama family. */
@@ -85,10 +86,31 @@ export function parseLlamaConfig(json: unknown, where = 'config.json'): LlamaCon
       `${where}: num_attention_heads (${numAttentionHeads}) must be a multiple of num_key_value_heads (${numKeyValueHeads})`,
     );
   }
-  const headDim = read.positiveInt('head_dim', headDimDefault(hiddenSize, numAttentionHeads, where));
+  // The default only applies without head_dim (a config may give a head_dim that does not divide hidden_size).
+  const headDim =
+    raw['head_dim'] === undefined || raw['head_dim'] === null
+      ? headDimDefault(hiddenSize, numAttentionHeads, where)
+      : read.positiveInt('head_dim');
   if (headDim % 2 !== 0)
     throw new ConfigError(`${where}: head_dim ${headDim} must be even for rotary embeddings`);
   const numHiddenLayers = read.positiveInt('num_hidden_layers');
+  const vocabSize = read.positiveInt('vocab_size');
+  const intermediateSize = read.positiveInt('intermediate_size');
+  const maxPositionEmbeddings = read.positiveInt('max_position_embeddings', 2048);
+  // Before anything is sized from them (per-layer lists here, the model and the plan later).
+  checkConfigSizes(
+    {
+      vocabSize,
+      hiddenSize,
+      intermediateSize,
+      numHiddenLayers,
+      numAttentionHeads,
+      numKeyValueHeads,
+      headDim,
+      maxPositionEmbeddings,
+    },
+    where,
+  );
 
   const activation = read.optional('hidden_act') ?? 'silu';
   if (activation !== 'silu' && activation !== 'swish') {
@@ -106,7 +128,6 @@ export function parseLlamaConfig(json: unknown, where = 'config.json'): LlamaCon
   const ropeParameters = read.optional('rope_parameters');
   const ropeSource = isObject(ropeParameters) ? ropeParameters : raw;
   const ropeTheta = positiveNumber(ropeSource['rope_theta'] ?? 10000, 'rope_theta', where);
-  const maxPositionEmbeddings = read.positiveInt('max_position_embeddings', 2048);
   const ropeScaling = parseRopeScaling(isObject(ropeParameters) ? ropeParameters : raw['rope_scaling'], {
     where,
     maxPositionEmbeddings,
@@ -115,9 +136,9 @@ export function parseLlamaConfig(json: unknown, where = 'config.json'): LlamaCon
   const attentionBias = read.bool('attention_bias', false);
   return {
     modelType,
-    vocabSize: read.positiveInt('vocab_size'),
+    vocabSize,
     hiddenSize,
-    intermediateSize: read.positiveInt('intermediate_size'),
+    intermediateSize,
     numHiddenLayers,
     numAttentionHeads,
     numKeyValueHeads,

@@ -17,6 +17,7 @@ export {
   parseLlamaConfig,
   SUPPORTED_MODEL_TYPES,
 } from './config.js';
+export { MAX_HIDDEN_LAYERS, MAX_POSITION_EMBEDDINGS, MAX_TENSOR_ELEMENTS } from './config-limits.js';
 export { CheckpointError, InputError } from './errors.js';
 export { type FinishReason, type GenerateOptions, type GenerateResult, generate } from './generate.js';
 export { parseGenerationConfig } from './generation-config.js';

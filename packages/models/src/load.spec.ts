@@ -202,7 +202,7 @@ describe('bad checkpoints fail with typed errors naming the tensor, and leak not
     const error = await loadFails(dict);
     expect(error).toBeInstanceOf(ShapeMismatchError);
     expect(String(error)).toMatch(
-      /"model.layers.0.self_attn.k_proj" is \[32, 32\] but the config needs \[16, 32\]/,
+      /"model.layers.0.self_attn.k_proj.weight" has shape \[32,32\], the config needs \[16,32\]/,
     );
   });
 

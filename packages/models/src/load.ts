@@ -7,7 +7,6 @@ import {
   Linear,
   loadLinear,
   ModuleList,
-  NonFiniteWeightError,
   type QuantizedLinear,
   registeredLinearFormats,
   ShapeMismatchError,
@@ -17,6 +16,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import type { LlamaConfig } from './config.js';
 import { CheckpointError } from './errors.js';
+import { assertFiniteWeight } from './finite-weights.js';
 import { Attention } from './layers/attention.js';
 import { DecoderLayer } from './layers/decoder-layer.js';
 import { Embedding } from './layers/embedding.js';
@@ -74,6 +74,7 @@ export async function loadLlama(
     layout.tensors.map((t) => t.name),
     options.strict ?? true,
   );
+  checkStoredShapes(source, layout.linears, layout.tensors);
 
   const owned: { dispose(): void }[] = [];
   try {
@@ -171,7 +172,7 @@ async function readLinear(
       );
     }
   }
-  if (!format && quantize) layer = await quantizeOnLoad(source, spec, quantize);
+  if (!format) layer = await readFloatLinear(source, spec, quantize);
   else layer = await loadLinear(source, prefix);
   if (layer.outFeatures !== spec.outFeatures || layer.inFeatures !== spec.inFeatures) {
     layer.dispose();
@@ -192,11 +193,14 @@ async function readLinear(
   return layer;
 }
 
-/** Reads one float weight (and bias) on the host and hands it to the caller's quantizer; dense if it declines. */
-async function quantizeOnLoad(
+/**
+ * Reads one float weight (and bias) on the host, refuses NaN and ±Inf in them, and hands them to the
+ * caller's quantizer if there is one; dense if there is none or it declines.
+ */
+async function readFloatLinear(
   source: TensorSource,
   spec: LinearSpec,
-  quantize: QuantizeLinear,
+  quantize: QuantizeLinear | undefined,
 ): Promise<QuantizedLinear> {
   const key = `${spec.path}.weight`;
   const weight = await source.get(key);
@@ -209,14 +213,18 @@ async function quantizeOnLoad(
       `${source.name}: "${key}" has shape ${JSON.stringify(weight.shape)}, the config needs [${spec.outFeatures}, ${spec.inFeatures}]`,
     );
   }
+  assertFiniteWeight(weight, source.name, key);
   const biasKey = `${spec.path}.bias`;
   const bias = source.has(biasKey) ? await source.get(biasKey) : null;
-  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== spec.outFeatures)) {
-    throw new ShapeMismatchError(
-      `${source.name}: "${biasKey}" has shape ${JSON.stringify(bias.shape)}, expected [${spec.outFeatures}]`,
-    );
+  if (bias) {
+    if (bias.shape.length !== 1 || bias.shape[0] !== spec.outFeatures || !isFloatDType(bias.dtype)) {
+      throw new ShapeMismatchError(
+        `${source.name}: "${biasKey}" is ${bias.dtype}${JSON.stringify(bias.shape)}, expected a float [${spec.outFeatures}]`,
+      );
+    }
+    assertFiniteWeight(bias, source.name, biasKey);
   }
-  const quantized = quantize(weight, { path: spec.path, bias });
+  const quantized = quantize?.(weight, { path: spec.path, bias }) ?? null;
   if (quantized) return quantized;
   const w = tf.tensor2d(toFloat32(weight), [spec.outFeatures, spec.inFeatures]);
   const b = bias ? tf.tensor1d(toFloat32(bias)) : null;
@@ -241,11 +249,35 @@ async function readFloatTensor(
       `${source.name}: "${name}" has shape ${JSON.stringify(host.shape)}, the config needs ${JSON.stringify(shape)}`,
     );
   }
-  const values = toFloat32(host);
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i]!)) throw new NonFiniteWeightError(name, i, values[i]!);
+  assertFiniteWeight(host, source.name, name);
+  return tf.tensor(toFloat32(host), [...shape], 'float32');
+}
+
+/**
+ * Compares the shapes the file declares with the config before any tensor is read, so a config that does
+ * not describe the file (or a file that does not hold what its config says) fails without reading or
+ * allocating a byte of weights. Linears a registered format claims store their own layout and are checked
+ * by the format when read.
+ */
+function checkStoredShapes(
+  source: TensorSource,
+  linears: readonly LinearSpec[],
+  tensors: readonly { name: string; shape: readonly number[] }[],
+): void {
+  const expectations: [string, readonly number[]][] = tensors.map((t) => [t.name, t.shape]);
+  for (const spec of linears) {
+    if (detectLinearFormat(source, `${spec.path}.`)) continue;
+    if (!isFloatDType(source.info(`${spec.path}.weight`).dtype)) continue;
+    expectations.push([`${spec.path}.weight`, [spec.outFeatures, spec.inFeatures]]);
   }
-  return tf.tensor(values, [...shape], 'float32');
+  for (const [name, shape] of expectations) {
+    const stored = source.info(name).shape;
+    if (stored.length !== shape.length || stored.some((d, i) => d !== shape[i])) {
+      throw new ShapeMismatchError(
+        `${source.name}: "${name}" has shape ${JSON.stringify(stored)}, the config needs ${JSON.stringify(shape)}; is config.json the checkpoint's own?`,
+      );
+    }
+  }
 }
 
 function checkKeys(
