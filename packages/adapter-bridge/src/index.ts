@@ -1,4 +1,7 @@
-// Public surface of @peft/adapter-bridge (browser-safe). Node file helpers: '@peft/adapter-bridge/node'.
+// Public surface of @peft/adapter-bridge (browser-safe), for people who use PEFT methods: getPeftModel,
+// PeftModel, adapter files, the method registry, targets, warnings. What only method authors need (the
+// PeftMethod contract, layer base classes, config field builders, random helpers for layers) is in
+// '@peft/adapter-bridge/method'; Node file helpers are in '@peft/adapter-bridge/node'.
 
 export {
   ADAPTER_CONFIG_NAME,
@@ -13,46 +16,15 @@ export {
   type SaveAdapterOptions,
   saveAdapterFiles,
 } from './adapter-files.js';
-export { AdapterLayer, isAdapterLayer } from './adapter-layer.js';
+export { isAdapterLayer } from './adapter-layer.js';
 export { AdapterNameError, assertValidAdapterName } from './adapter-name.js';
 export {
   type AdapterRandomState,
-  adapterDropout,
-  adapterRandomNormal,
   adapterRandomState,
-  adapterRandomUniform,
   restoreAdapterRandom,
   seedAdapterRandom,
 } from './adapter-random.js';
-export { BASE_MODEL_PREFIX, collectAdapterState, loadAdapterState, MODEL_PREFIX } from './adapter-state.js';
-export { BiasOverrideLinear } from './bias-override.js';
-export {
-  boolField,
-  type ConfigSchema,
-  enumField,
-  type FieldSpec,
-  floatField,
-  intField,
-  intOrListField,
-  jsonObjectField,
-  nullableStringField,
-  numberField,
-  type ParseOptions,
-  parseWithSchema,
-  schemaToJson,
-  stringListField,
-  stringOrListField,
-  unsupportedField,
-} from './config/fields.js';
-export {
-  type AdapterConfig,
-  checkTunerConfig,
-  type PeftConfigFields,
-  peftConfigSchema,
-  TASK_TYPES,
-  type TunerConfigFields,
-  tunerConfigSchema,
-} from './config/peft-config.js';
+export { type AdapterConfig, TASK_TYPES } from './config/peft-config.js';
 export { PyFloat, type PyJson, pythonJsonDumps } from './config/python-json.js';
 export {
   AdapterFileError,
@@ -61,26 +33,14 @@ export {
   MergeError,
   TargetModulesError,
 } from './errors.js';
+// What the registry hands out: a method to look up, list and check for training support.
 export {
   type AnyPeftMethod,
   type AnyTrainingPeftMethod,
   isTrainingCapable,
-  type LayerContext,
   MethodContractError,
-  type MethodLayer,
   type MethodOptionSpec,
-  type MethodParameterCounts,
-  type MethodTraining,
-  type ParameterCountTarget,
-  PEFT_METHOD_SPECIFICATION_VERSIONS,
-  type PeftMethod,
-  type PeftMethodBase,
-  type PeftMethodSpecificationVersion,
-  type PeftMethodV1,
-  type PeftMethodV2,
   requireTrainingCapable,
-  type SharedStateContext,
-  type TargetLayerInfo,
 } from './method.js';
 export {
   adapterConfigFromOptions,
@@ -97,11 +57,9 @@ export {
   MODEL_CARD_NAME,
 } from './model-card.js';
 export { modelInfo, type PeftModelInfo } from './model-info.js';
-export { ModuleDict } from './module-dict.js';
 export { isModulesToSaveWrapper, ModulesToSaveWrapper, TrainableLinear } from './modules-to-save.js';
 export { countParameters, formatParameterSummary, type ParameterCounts } from './parameter-count.js';
 export { type AdapterConfigInput, getPeftModel, PeftModel } from './peft-model.js';
-export { type PythonPattern, type PythonPatternOptions, pythonPattern } from './python-pattern.js';
 export {
   getPeftMethod,
   methodByName,
@@ -125,9 +83,4 @@ export {
   type TargetMatchConfig,
   targetCandidates,
 } from './targets.js';
-export {
-  type AdapterTensorSize,
-  assertAdapterTensorFits,
-  MAX_ADAPTER_TENSOR_ELEMENTS,
-} from './tensor-limits.js';
 export { type PeftWarning, setWarningHandler, type WarningHandler, warn } from './warnings.js';

@@ -1,3 +1,4 @@
+import type { PyJson } from '@peft/adapter-bridge';
 import {
   boolField,
   type ConfigSchema,
@@ -8,7 +9,6 @@ import {
   nullableStringField,
   numberField,
   type ParseOptions,
-  type PyJson,
   parseWithSchema,
   pythonPattern,
   schemaToJson,
@@ -16,7 +16,7 @@ import {
   type TunerConfigFields,
   tunerConfigSchema,
   unsupportedField,
-} from '@peft/adapter-bridge';
+} from '@peft/adapter-bridge/method';
 import { ConfigError } from '@peft/core';
 
 const PACKAGE = '@peft/lora';

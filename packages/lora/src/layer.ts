@@ -3,7 +3,7 @@ import {
   adapterRandomNormal,
   adapterRandomUniform,
   type MethodLayer,
-} from '@peft/adapter-bridge';
+} from '@peft/adapter-bridge/method';
 import { Module, matMulBoth } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 

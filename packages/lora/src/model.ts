@@ -1,4 +1,4 @@
-import { assertAdapterTensorFits, type PeftMethodV2 } from '@peft/adapter-bridge';
+import { assertAdapterTensorFits, type PeftMethodV2 } from '@peft/adapter-bridge/method';
 import {
   LORA_PEFT_TYPE,
   type LoraConfig,

@@ -2,10 +2,10 @@ import {
   adapterConfigFromOptions,
   getPeftModel,
   isTrainingCapable,
-  type ParameterCountTarget,
   type PeftModel,
   saveAdapterFiles,
 } from '@peft/adapter-bridge';
+import type { ParameterCountTarget } from '@peft/adapter-bridge/method';
 import { TinyLlamaForCausalLM } from '@peft/adapter-bridge/testing';
 import { DenseLinear, parseSafetensors } from '@peft/core';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,10 @@
 // What applications need to train with LoRA (contract v2): its options with their adapter_config
 // fields, the default learning rate, and the parameter counts `peft plan` reports before loading weights.
-import type { MethodParameterCounts, MethodTraining, ParameterCountTarget } from '@peft/adapter-bridge';
+import type {
+  MethodParameterCounts,
+  MethodTraining,
+  ParameterCountTarget,
+} from '@peft/adapter-bridge/method';
 import { type LoraConfig, rankAndAlpha } from './config.js';
 
 /**

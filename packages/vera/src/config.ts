@@ -1,3 +1,4 @@
+import type { PyJson } from '@peft/adapter-bridge';
 import {
   boolField,
   type ConfigSchema,
@@ -6,12 +7,11 @@ import {
   floatField,
   intField,
   type ParseOptions,
-  type PyJson,
   parseWithSchema,
   schemaToJson,
   type TunerConfigFields,
   tunerConfigSchema,
-} from '@peft/adapter-bridge';
+} from '@peft/adapter-bridge/method';
 import { ConfigError } from '@peft/core';
 
 /**

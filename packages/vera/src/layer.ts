@@ -1,4 +1,4 @@
-import { adapterDropout, adapterRandomNormal, type MethodLayer } from '@peft/adapter-bridge';
+import { adapterDropout, adapterRandomNormal, type MethodLayer } from '@peft/adapter-bridge/method';
 import { Module, matMulFrozenRight } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { VeraConfig } from './config.js';

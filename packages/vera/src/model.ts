@@ -1,11 +1,10 @@
+import { TargetModulesError, warn } from '@peft/adapter-bridge';
 import {
   assertAdapterTensorFits,
   type PeftMethodV2,
   type SharedStateContext,
   type TargetLayerInfo,
-  TargetModulesError,
-  warn,
-} from '@peft/adapter-bridge';
+} from '@peft/adapter-bridge/method';
 import { ConfigError, fromFloat32, type HostTensor, toFloat32 } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseVeraConfig, VERA_PEFT_TYPE, type VeraConfig, veraConfigToJson } from './config.js';

@@ -1,10 +1,5 @@
-import {
-  getPeftModel,
-  isAdapterLayer,
-  MAX_ADAPTER_TENSOR_ELEMENTS,
-  peftModelFromFiles,
-  saveAdapterFiles,
-} from '@peft/adapter-bridge';
+import { getPeftModel, isAdapterLayer, peftModelFromFiles, saveAdapterFiles } from '@peft/adapter-bridge';
+import { MAX_ADAPTER_TENSOR_ELEMENTS } from '@peft/adapter-bridge/method';
 import { TinyLlamaForCausalLM } from '@peft/adapter-bridge/testing';
 import { ConfigError, PeftError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';

@@ -2,12 +2,12 @@ import {
   adapterConfigFromOptions,
   getPeftModel,
   isTrainingCapable,
-  type ParameterCountTarget,
   type PeftModel,
   type PeftWarning,
   saveAdapterFiles,
   setWarningHandler,
 } from '@peft/adapter-bridge';
+import type { ParameterCountTarget } from '@peft/adapter-bridge/method';
 import { TinyLlamaForCausalLM } from '@peft/adapter-bridge/testing';
 import { DenseLinear, parseSafetensors } from '@peft/core';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -7,13 +7,14 @@ import {
   type ConfigSchema,
   checkTunerConfig,
   floatField,
+  type MethodLayer,
   type ParseOptions,
+  type PeftMethod,
   parseWithSchema,
   schemaToJson,
   type TunerConfigFields,
   tunerConfigSchema,
-} from '../index.js';
-import type { MethodLayer, PeftMethod } from '../method.js';
+} from '../method/index.js';
 
 export interface ToyConfig extends TunerConfigFields {
   peft_type: 'TOY';
