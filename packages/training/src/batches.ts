@@ -1,3 +1,5 @@
+import { PeftError } from '@peft/core';
+
 /** Seeded 32-bit generator (mulberry32): small state, so a sampler's position can be saved and resumed. */
 function mulberry32(state: number): { next(): number; state(): number } {
   let s = state >>> 0;
@@ -52,6 +54,43 @@ export interface SamplerState {
   readonly position: number;
 }
 
+/** A saved sampler state that cannot belong to this data: resuming from it would read past the examples. */
+export class SamplerStateError extends PeftError {
+  constructor(message: string) {
+    super('RESUME', message);
+  }
+}
+
+/**
+ * Checks a saved sampler state (a resumed run's, from a file) against the data it will draw from: every
+ * state a run writes has the run's seed, an epoch that is a non-negative integer, and a position on a batch
+ * boundary no further than the end of the examples (or one batch, when a batch holds them all).
+ */
+export function checkSamplerState(
+  state: SamplerState,
+  data: { size: number; batchSize: number; seed: number },
+  where: string,
+): void {
+  const { size, batchSize, seed } = data;
+  const fail = (detail: string) =>
+    new SamplerStateError(
+      `${where}: ${detail}; this checkpoint does not belong to this data and batch size: resume from another checkpoint or start a new run`,
+    );
+  if (typeof state !== 'object' || state === null) throw fail('"sampler" is not an object');
+  if (state.seed !== seed)
+    throw fail(`the sampler seed ${JSON.stringify(state.seed)} is not the run's seed ${seed}`);
+  if (!Number.isSafeInteger(state.epoch) || state.epoch < 0) {
+    throw fail(`the sampler epoch ${JSON.stringify(state.epoch)} is not a non-negative integer`);
+  }
+  const end = Math.max(size, batchSize);
+  const position = state.position;
+  if (!Number.isSafeInteger(position) || position < 0 || position > end || position % batchSize !== 0) {
+    throw fail(
+      `the sampler position ${JSON.stringify(position)} is not a batch boundary (a multiple of ${batchSize}) within the ${size} training examples`,
+    );
+  }
+}
+
 /**
  * Yields batches of example indices, reshuffled each epoch from (seed, epoch). Its state is three
  * numbers, so a resumed run continues with exactly the batches an uninterrupted run would have seen.
@@ -61,12 +100,15 @@ export class BatchSampler {
   private epoch: number;
   private position: number;
 
+  /** `where` names the saved state in errors (a resumed run's trainer_state.json). */
   constructor(
     private readonly size: number,
     private readonly batchSize: number,
     private readonly seed: number,
     state?: SamplerState,
+    where = 'the sampler state',
   ) {
+    if (state) checkSamplerState(state, { size, batchSize, seed }, where);
     this.epoch = state?.epoch ?? 0;
     this.position = state?.position ?? 0;
     this.shuffle();

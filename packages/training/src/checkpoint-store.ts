@@ -60,6 +60,30 @@ export function checkTrainerState(value: unknown, step: number, where: string): 
   if (state.global_step !== step) {
     throw new ConfigError(`${where}: records step ${state.global_step}, but it is stored as step ${step}`);
   }
+  const count = (value: unknown, name: string, max = Number.MAX_SAFE_INTEGER): void => {
+    if (!Number.isSafeInteger(value) || (value as number) < 0 || (value as number) > max) {
+      throw new ConfigError(
+        `${where}: ${name} ${JSON.stringify(value)} is not an integer from 0 to ${max}; the file is damaged: resume from another checkpoint`,
+      );
+    }
+  };
+  count(state.max_steps, '"max_steps"');
+  count(state.tokens_seen, '"tokens_seen"');
+  const sampler = state.sampler as Partial<SamplerState> | null;
+  if (typeof sampler !== 'object' || sampler === null) {
+    throw new ConfigError(
+      `${where}: "sampler" is missing; the file is damaged: resume from another checkpoint`,
+    );
+  }
+  count(sampler.seed, '"sampler.seed"');
+  // A step starts at most one new epoch.
+  count(sampler.epoch, '"sampler.epoch"', step);
+  count(sampler.position, '"sampler.position"');
+  if (!Array.isArray(state.log_history)) {
+    throw new ConfigError(
+      `${where}: "log_history" is not a list; the file is damaged: resume from another checkpoint`,
+    );
+  }
   return state;
 }
 

@@ -1,7 +1,15 @@
 // Public surface of @peft/training (browser-safe): the training run, evaluation, batching, data rows,
 // schedules, checkpoints stores and run fingerprints. Runs on model folders and files: '@peft/training/node'.
 export { AdamW, type AdamWOptions } from './adamw.js';
-export { type Batch, BatchSampler, makeBatch, type SamplerState, sequentialBatches } from './batches.js';
+export {
+  type Batch,
+  BatchSampler,
+  checkSamplerState,
+  makeBatch,
+  type SamplerState,
+  SamplerStateError,
+  sequentialBatches,
+} from './batches.js';
 export {
   type CheckpointData,
   type CheckpointStore,
@@ -13,7 +21,14 @@ export {
 } from './checkpoint-store.js';
 export { type EvalResult, type EvaluableModel, type EvaluateOptions, evaluate } from './evaluate.js';
 export { canonicalJson, describeRunDifferences, fingerprintHash, sha256Hex } from './fingerprint.js';
-export { DataFormatError, type JsonlRow, parseJsonl, tokenizeRows } from './jsonl.js';
+export {
+  DataFormatError,
+  decodeJsonl,
+  type JsonlRow,
+  MAX_JSONL_LINE_CHARS,
+  parseJsonl,
+  tokenizeRows,
+} from './jsonl.js';
 export { type LearningRateSchedule, learningRateAt, type ScheduleKind } from './schedule.js';
 export {
   findResumePoint,
@@ -37,3 +52,10 @@ export {
   resolveTrainingArguments,
   type TrainingArguments,
 } from './training-arguments.js';
+export {
+  type Divergence,
+  type DivergenceDetails,
+  isTrainingDiverged,
+  TrainingDivergedError,
+} from './training-diverged.js';
+export { encodeTruncated, PREFIX_MARGIN_TOKENS } from './truncated-encode.js';

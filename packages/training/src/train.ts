@@ -16,6 +16,7 @@ import { describeRunDifferences, fingerprintHash } from './fingerprint.js';
 import type { TrainableModel } from './trainable.js';
 import { Trainer } from './trainer.js';
 import type { TrainingArguments } from './training-arguments.js';
+import { isTrainingDiverged } from './training-diverged.js';
 
 /** A resume that cannot continue: the checkpoint belongs to other settings, model or data, or is inconsistent. */
 export class ResumeError extends PeftError {
@@ -174,7 +175,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   });
   const wasTraining = model.training;
   try {
-    const sampler = new BatchSampler(options.train.length, args.batchSize, args.seed, resume?.state.sampler);
+    const sampler = new BatchSampler(
+      options.train.length,
+      args.batchSize,
+      args.seed,
+      resume?.state.sampler,
+      `${store?.location(resume?.state.global_step ?? 0) ?? 'the checkpoint'}: trainer_state.json`,
+    );
     const history: LogEntry[] = resume ? [...resume.state.log_history] : [];
     let tokensSeen = resume?.state.tokens_seen ?? 0;
     const startStep = resume?.state.global_step ?? 0;
@@ -253,7 +260,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       step++;
       const rows = sampler.next().map((i) => [...options.train[i]!]);
       const batch = makeBatch(rows, options.padTokenId, args.seqLen);
-      const result = await trainer.trainStepAsync(() => model.loss(batch));
+      // A diverged step names the checkpoint to continue from (nothing is saved after it).
+      const result = await trainer
+        .trainStepAsync(() => model.loss(batch))
+        .catch((error: unknown) => {
+          throw isTrainingDiverged(error) ? error.withCheckpoint(lastCheckpoint) : error;
+        });
       const realTokens = batch.attentionMask.reduce((sum, m) => sum + m, 0);
       tokensSeen += realTokens;
       tokensThisRun += realTokens;

@@ -2,6 +2,7 @@ import { ConfigError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { type LearningRateSchedule, learningRateAt } from './schedule.js';
+import { type Divergence, TrainingDivergedError } from './training-diverged.js';
 
 export interface TrainerOptions extends AdamWOptions {
   /** Named trainable variables, e.g. from `PeftModel.namedTrainableVariables()`. */
@@ -37,56 +38,97 @@ export class Trainer {
     return this.optimizer.stepCount;
   }
 
-  /** The loss and the gradients of the named variables (a variable the loss does not use has none). */
+  /**
+   * The loss and the gradients of the named variables (a variable the loss does not use has none). A loss
+   * that uses no variable at all (a batch of rows that predict no token: its loss is a constant 0) has no
+   * gradients, and its step changes no weight.
+   */
   private gradients(lossFn: () => tf.Scalar): {
     value: tf.Scalar;
     grads: tf.Tensor[];
     byName: Map<string, tf.Tensor>;
   } {
-    const names = [...this.options.variables.keys()];
+    const names = [...this.options.variables.keys()].filter((n) => this.options.variables.get(n)!.trainable);
     const varList = names.map((n) => this.options.variables.get(n)!);
-    const { value, grads } = tf.variableGrads(lossFn, varList);
+    const { value, grads } = tf.engine().gradients(lossFn, varList, undefined, true);
+    if (value.rank !== 0) {
+      tf.dispose([value, ...grads.filter((g) => g !== null)]);
+      throw new ConfigError(`the loss must be a scalar, got a rank-${value.rank} tensor`);
+    }
     const byName = new Map<string, tf.Tensor>();
-    varList.forEach((v, i) => {
-      const g = grads[v.name];
+    grads.forEach((g, i) => {
       if (g) byName.set(names[i]!, g);
     });
-    return { value, grads: Object.values(grads), byName };
+    return { value: value as tf.Scalar, grads: [...byName.values()], byName };
   }
 
-  private checkFinite(loss: number): void {
-    if (!Number.isFinite(loss)) {
-      throw new ConfigError(
-        `loss became ${loss} at step ${this.optimizer.stepCount}; lower the learning rate`,
-      );
-    }
+  /** Throws before the update when the loss or the gradient norm is NaN or infinite (nothing is changed). */
+  private refuseNonFinite(loss: number, gradNorm: number, learningRate: number, dispose: () => void): void {
+    const what: Divergence | null = !Number.isFinite(loss)
+      ? 'loss'
+      : !Number.isFinite(gradNorm)
+        ? 'gradient norm'
+        : null;
+    if (what === null) return;
+    dispose();
+    throw new TrainingDivergedError({
+      step: this.optimizer.stepCount + 1,
+      what,
+      value: what === 'loss' ? loss : gradNorm,
+      learningRate,
+      peakLearningRate: this.options.schedule.peak,
+    });
   }
 
-  /** One step. `lossFn` must build the loss from the variables (it runs under `tf.variableGrads`). */
+  /**
+   * 0 when every trained variable is finite after an update (a huge learning rate can overflow them), else
+   * NaN: x·0 is NaN exactly for NaN and ±Inf, and one NaN makes the sum NaN. Kernels every backend has.
+   */
+  private variablesCheck(): tf.Scalar {
+    return tf.tidy(() =>
+      tf.addN([tf.scalar(0), ...[...this.options.variables.values()].map((v) => tf.sum(tf.mul(v, 0)))]),
+    ) as tf.Scalar;
+  }
+
+  private updateDiverged(learningRate: number): TrainingDivergedError {
+    return new TrainingDivergedError({
+      step: this.optimizer.stepCount,
+      what: 'update',
+      value: Number.NaN,
+      learningRate,
+      peakLearningRate: this.options.schedule.peak,
+    });
+  }
+
+  /** One step. `lossFn` must build the loss from the variables (it runs under `tf.engine().gradients`). */
   trainStep(lossFn: () => tf.Scalar): StepResult {
     const { value, grads, byName } = this.gradients(lossFn);
     const gradNorm = tf.tidy(() =>
       Math.sqrt([...byName.values()].reduce((sum, g) => sum + (tf.sum(tf.square(g)).dataSync()[0] ?? 0), 0)),
     );
+    const learningRate = learningRateAt(this.options.schedule, this.optimizer.stepCount);
+    const loss = value.dataSync()[0]!;
+    this.refuseNonFinite(loss, gradNorm, learningRate, () => tf.dispose([value, ...grads]));
     const maxNorm = this.options.maxGradNorm ?? 0;
     let clipped = byName;
     if (maxNorm > 0 && gradNorm > maxNorm) {
       const scale = maxNorm / (gradNorm + 1e-6);
       clipped = new Map([...byName].map(([n, g]) => [n, tf.mul(g, scale)]));
     }
-    const learningRate = learningRateAt(this.options.schedule, this.optimizer.stepCount);
     this.optimizer.apply(clipped, learningRate);
-    const loss = value.dataSync()[0]!;
     tf.dispose([value, ...grads, ...(clipped === byName ? [] : [...clipped.values()])]);
-    this.checkFinite(loss);
+    const check = this.variablesCheck();
+    const updateFinite = check.dataSync()[0] === 0;
+    check.dispose();
+    if (!updateFinite) throw this.updateDiverged(learningRate);
     return { step: this.optimizer.stepCount, loss, learningRate, gradNorm };
   }
 
   /**
-   * The same step with no blocking read: the gradient norm and the clipping factor stay on the device,
-   * and the loss and norm are read with `await data()` once the update is queued. For WebGPU, where a
-   * synchronous read stalls the GPU (and in headless Chromium on SwiftShader returns zeros and loses the
-   * device). Float32 clipping factor, so updates may differ from `trainStep`'s in the last bits.
+   * The same step without a synchronous read: the loss and the gradient norm are read with `await data()`
+   * (they must be known finite before the update is applied), the clipping factor stays on the device. For
+   * WebGPU, where a synchronous read stalls the GPU (and in headless Chromium on SwiftShader returns zeros
+   * and loses the device). Float32 clipping factor, so updates may differ from `trainStep`'s in the last bits.
    */
   async trainStepAsync(lossFn: () => tf.Scalar): Promise<StepResult> {
     const { value, grads, byName } = this.gradients(lossFn);
@@ -95,6 +137,18 @@ export class Trainer {
         ? tf.scalar(0)
         : tf.sqrt(tf.addN([...byName.values()].map((g) => tf.sum(tf.square(g))))),
     );
+    const learningRate = learningRateAt(this.options.schedule, this.optimizer.stepCount);
+    let loss: number;
+    let gradNorm: number;
+    try {
+      const [lossValues, normValues] = await Promise.all([value.data(), norm.data()]);
+      loss = lossValues[0]!;
+      gradNorm = normValues[0]!;
+    } catch (error) {
+      tf.dispose([value, norm, ...grads]);
+      throw error;
+    }
+    this.refuseNonFinite(loss, gradNorm, learningRate, () => tf.dispose([value, norm, ...grads]));
     const maxNorm = this.options.maxGradNorm ?? 0;
     let clipped = byName;
     if (maxNorm > 0) {
@@ -105,19 +159,16 @@ export class Trainer {
       clipped = new Map([...byName].map(([n, g]) => [n, tf.mul(g, scale)]));
       scale.dispose();
     }
-    const learningRate = learningRateAt(this.options.schedule, this.optimizer.stepCount);
     this.optimizer.apply(clipped, learningRate);
-    tf.dispose([...grads, ...(clipped === byName ? [] : [...clipped.values()])]);
-    let loss: number;
-    let gradNorm: number;
+    tf.dispose([value, norm, ...grads, ...(clipped === byName ? [] : [...clipped.values()])]);
+    const check = this.variablesCheck();
+    let updateFinite: boolean;
     try {
-      const [lossValues, normValues] = await Promise.all([value.data(), norm.data()]);
-      loss = lossValues[0]!;
-      gradNorm = normValues[0]!;
+      updateFinite = (await check.data())[0] === 0;
     } finally {
-      tf.dispose([value, norm]);
+      check.dispose();
     }
-    this.checkFinite(loss);
+    if (!updateFinite) throw this.updateDiverged(learningRate);
     return { step: this.optimizer.stepCount, loss, learningRate, gradNorm };
   }
 

@@ -12,7 +12,10 @@ beforeAll(useCpuBackend);
 describe('JSONL data', () => {
   it('reads text and input_ids rows and skips blank lines', () => {
     const rows = parseJsonl('{"text": "hello"}\n\n{"input_ids": [1, 2, 3]}\n', 'train.jsonl');
-    expect(rows).toEqual([{ text: 'hello' }, { input_ids: [1, 2, 3] }]);
+    expect(rows).toEqual([
+      { text: 'hello', line: 1 },
+      { input_ids: [1, 2, 3], line: 3 },
+    ]);
     const ids = tokenizeRows(rows, (t) => [1, ...[...t].map((c) => c.charCodeAt(0) % 50)], { maxLength: 4 });
     expect(ids).toEqual([
       [1, 4, 1, 8],
@@ -168,8 +171,10 @@ describe('Trainer', () => {
     const z = tf.variable(tf.scalar(1));
     const c = new Trainer({ variables: new Map([['z', z]]), schedule });
     await expect(c.trainStepAsync(() => tf.div(z, tf.scalar(0)) as tf.Scalar)).rejects.toThrow(
-      /loss became Infinity/,
+      /training diverged at step 1: the loss is Infinity/,
     );
+    // Checked before the update: the variable is untouched.
+    expect(z.dataSync()[0]).toBe(1);
     for (const t of [a, b, c]) t.dispose();
     tf.dispose([sync.w, sync.target, queued.w, queued.target, z]);
   });
@@ -179,8 +184,10 @@ describe('Trainer', () => {
     const w = tf.variable(tf.scalar(1));
     const trainer = new Trainer({ variables: new Map([['w', w]]), schedule });
     expect(() => trainer.trainStep(() => tf.div(w, tf.scalar(0)) as tf.Scalar)).toThrow(
-      /loss became Infinity/,
+      /training diverged at step 1: the loss is Infinity/,
     );
+    expect(w.dataSync()[0]).toBe(1);
+    expect(trainer.step).toBe(0);
     trainer.dispose();
     w.dispose();
   });

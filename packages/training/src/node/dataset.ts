@@ -1,7 +1,8 @@
 // JSONL training and evaluation data from a file, tokenized for a model.
 import { readFile } from 'node:fs/promises';
+import { warn } from '@peft/adapter-bridge';
 import { ConfigError } from '@peft/core';
-import { DataFormatError, parseJsonl, tokenizeRows } from '../jsonl.js';
+import { DataFormatError, decodeJsonl, parseJsonl, tokenizeRows } from '../jsonl.js';
 
 /** What reading text rows needs from a tokenizer (its post-processor adds BOS). */
 export interface TextEncoder {
@@ -21,37 +22,47 @@ export interface ReadDatasetOptions {
 
 export interface Dataset {
   readonly path: string;
-  /** Token ids per example, in file order. */
+  /** Token ids per example, in file order; every one has at least 2 tokens. */
   readonly sequences: number[][];
+  /** The physical line (1-based) of each sequence. */
+  readonly lines: number[];
+  /** Lines of the rows left out because they have fewer than 2 tokens, so predict none. */
+  readonly skippedLines: number[];
   /** The file's raw text (what a run's fingerprint hashes). */
   readonly text: string;
 }
 
+/** A row predicts its tokens after the first, so it needs two to contribute to a loss. */
+const MIN_TOKENS = 2;
+
 /**
  * Reads a JSONL file of `{"text": ...}` or `{"input_ids": [...]}` rows. Text rows are encoded with the
- * tokenizer and get EOS appended; id rows are used as given. A bad line is a `DataFormatError` naming
- * `file:line`.
+ * tokenizer and get EOS appended; id rows are used as given. A bad line (invalid UTF-8 included) is a
+ * `DataFormatError` naming `file:line`. Rows of fewer than 2 tokens predict no token: they are left out
+ * with one warning counting them (as a trainer that masks them would learn nothing from them), and a file
+ * where none remains is an error.
  */
 export async function readDataset(path: string, options: ReadDatasetOptions): Promise<Dataset> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (cause) {
     throw new ConfigError(`data file ${path} cannot be read: ${(cause as Error).message}`);
   }
+  const text = decodeJsonl(bytes, path);
   const rows = parseJsonl(text, path);
-  const textRow = rows.findIndex((row) => 'text' in row);
+  const textRow = rows.find((row) => 'text' in row);
   const { tokenizer } = options;
-  if (textRow >= 0 && !tokenizer) {
+  if (textRow && !tokenizer) {
     throw new DataFormatError(
       path,
-      textRow + 1,
+      textRow.line ?? 0,
       'a "text" row needs the model folder\'s tokenizer.json, and this model has none; add tokenizer.json ' +
         'or give {"input_ids": [...]} rows',
     );
   }
   const eos = options.eosTokenId;
-  const sequences = tokenizeRows(
+  const all = tokenizeRows(
     rows,
     (value) => {
       const ids = tokenizer!.encode(value);
@@ -59,5 +70,29 @@ export async function readDataset(path: string, options: ReadDatasetOptions): Pr
     },
     { maxLength: options.maxLength, vocabSize: options.vocabSize, source: path },
   );
-  return { path, sequences, text };
+  const sequences: number[][] = [];
+  const lines: number[] = [];
+  const skippedLines: number[] = [];
+  all.forEach((ids, i) => {
+    const line = rows[i]!.line ?? i + 1;
+    if (ids.length < MIN_TOKENS) skippedLines.push(line);
+    else {
+      sequences.push(ids);
+      lines.push(line);
+    }
+  });
+  const shortRows = `${skippedLines.length} of ${all.length} rows (line${skippedLines.length > 1 ? 's' : ''} ${listLines(skippedLines)}) have fewer than ${MIN_TOKENS} tokens, so they predict no token`;
+  if (sequences.length === 0) {
+    throw new DataFormatError(
+      path,
+      0,
+      `${shortRows}: nothing to learn from; give rows with at least ${MIN_TOKENS} tokens (BOS and EOS count)`,
+    );
+  }
+  if (skippedLines.length > 0) warn('SHORT_ROWS_SKIPPED', `${path}: ${shortRows}; they are skipped`);
+  return { path, sequences, lines, skippedLines, text };
+}
+
+function listLines(lines: readonly number[]): string {
+  return lines.length > 8 ? `${lines.slice(0, 8).join(', ')}, ...` : lines.join(', ');
 }
