@@ -213,7 +213,7 @@ async function readFloatLinear(
       `${source.name}: "${key}" has shape ${JSON.stringify(weight.shape)}, the config needs [${spec.outFeatures}, ${spec.inFeatures}]`,
     );
   }
-  assertFiniteWeight(weight, source.name, key);
+  assertFiniteWeight(weight, weightsFile(source), key);
   const biasKey = `${spec.path}.bias`;
   const bias = source.has(biasKey) ? await source.get(biasKey) : null;
   if (bias) {
@@ -222,7 +222,7 @@ async function readFloatLinear(
         `${source.name}: "${biasKey}" is ${bias.dtype}${JSON.stringify(bias.shape)}, expected a float [${spec.outFeatures}]`,
       );
     }
-    assertFiniteWeight(bias, source.name, biasKey);
+    assertFiniteWeight(bias, weightsFile(source), biasKey);
   }
   const quantized = quantize?.(weight, { path: spec.path, bias }) ?? null;
   if (quantized) return quantized;
@@ -249,8 +249,17 @@ async function readFloatTensor(
       `${source.name}: "${name}" has shape ${JSON.stringify(host.shape)}, the config needs ${JSON.stringify(shape)}`,
     );
   }
-  assertFiniteWeight(host, source.name, name);
+  assertFiniteWeight(host, weightsFile(source), name);
   return tf.tensor(toFloat32(host), [...shape], 'float32');
+}
+
+/**
+ * The file to name for a tensor: a checkpoint folder's single safetensors file when it has one, else the
+ * source's name (a sharded folder: its index maps the tensor to the shard).
+ */
+function weightsFile(source: TensorSource): string {
+  const files = (source as { files?: unknown }).files;
+  return Array.isArray(files) && files.length === 1 && typeof files[0] === 'string' ? files[0] : source.name;
 }
 
 /**
