@@ -312,7 +312,7 @@ describe('train() stops on divergence and keeps the last good checkpoint', () =>
     expect(error).toBeInstanceOf(TrainingDivergedError);
     expect(error).toMatchObject({ step: 4, what: 'loss', checkpoint: 'run:checkpoint-2' });
     expect(String(error)).toMatch(
-      /training diverged at step 4: the loss is NaN at learning rate 0\.07939 \(peak 0\.1\); the update was not applied and nothing was saved\. run:checkpoint-2 is the last good checkpoint: train its adapter further with a lower learning rate \(peft finetune --adapter run:checkpoint-2 --learning-rate 0\.01\)/,
+      /training diverged at step 4: the loss is NaN at learning rate 0\.07939 \(peak 0\.1\); the update was not applied and nothing was saved\. run:checkpoint-2 is the last good checkpoint: train its adapter further with a lower learning rate \(peft finetune --adapter run:checkpoint-2 --lr 0\.01\)/,
     );
     expect(await store.list()).toEqual([2]);
     model.dispose();

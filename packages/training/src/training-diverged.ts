@@ -11,7 +11,7 @@ export interface DivergenceDetails {
   readonly value: number;
   /** The learning rate of the step. */
   readonly learningRate: number;
-  /** The schedule's peak (what `--learning-rate` sets), which the advice lowers. */
+  /** The schedule's peak (what `--lr` sets), which the advice lowers. */
   readonly peakLearningRate: number;
 }
 
@@ -38,8 +38,8 @@ export class TrainingDivergedError extends PeftError {
         : 'the update was not applied and nothing was saved';
     const advice = checkpoint
       ? `${checkpoint} is the last good checkpoint: train its adapter further with a lower learning rate ` +
-        `(peft finetune --adapter ${checkpoint} --learning-rate ${lower(peakLearningRate)}), or start over with one`
-      : `No checkpoint was written before it: start again with a lower learning rate (e.g. --learning-rate ${lower(peakLearningRate)})`;
+        `(peft finetune --adapter ${checkpoint} --lr ${lower(peakLearningRate)}), or start over with one`
+      : `No checkpoint was written before it: start again with a lower learning rate (e.g. --lr ${lower(peakLearningRate)})`;
     super(
       'TRAINING_DIVERGED',
       `training diverged at step ${step}: the ${what} is ${what === 'update' ? 'not finite' : value} ` +

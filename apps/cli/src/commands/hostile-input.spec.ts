@@ -225,7 +225,7 @@ describe('training data', () => {
     );
     expect(bad.code).toBe(EXIT.badInput);
     expect(bad.stderr).toContain(
-      `${short}: 2 of 2 rows (lines 1, 3) have fewer than 2 tokens, so they predict no token: nothing to learn from`,
+      `${short}: 2 of 2 rows (lines 1, 3) have fewer than 2 tokens, so they predict no token: nothing to evaluate or train on`,
     );
     expect(bad.stderr).not.toMatch(/Cannot find a connection/);
   });
@@ -262,7 +262,7 @@ describe('finetune stops on divergence and keeps the last good checkpoint', () =
     const checkpoint = join(out, 'checkpoint-1');
     expect(run.stderr).toMatch(/training diverged at step 2: the (loss|gradient norm) is (NaN|Infinity)/);
     expect(run.stderr).toContain(`${checkpoint} is the last good checkpoint`);
-    expect(run.stderr).toContain('--learning-rate 1e+37');
+    expect(run.stderr).toContain('--lr 1e+37');
     // Nothing written after step 1: no later checkpoint, no adapter.
     expect((await readdir(out)).sort()).toEqual(['checkpoint-1']);
     const [got, expected] = [

@@ -86,7 +86,7 @@ export async function readDataset(path: string, options: ReadDatasetOptions): Pr
     throw new DataFormatError(
       path,
       0,
-      `${shortRows}: nothing to learn from; give rows with at least ${MIN_TOKENS} tokens (BOS and EOS count)`,
+      `${shortRows}: nothing to evaluate or train on; give rows with at least ${MIN_TOKENS} tokens (BOS and EOS count)`,
     );
   }
   if (skippedLines.length > 0) warn('SHORT_ROWS_SKIPPED', `${path}: ${shortRows}; they are skipped`);
