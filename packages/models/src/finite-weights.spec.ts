@@ -123,7 +123,13 @@ describe('stored shapes are compared with the config before any weight is read',
     dict.set(last, fromFloat32(new Float32Array(out * (inF + 1)), [out, inF + 1]));
     const source = stateDictSource(dict, 'ckpt');
     const read: string[] = [];
-    const counting: TensorSource = { ...source, get: (key) => (read.push(key), source.get(key)) };
+    const counting: TensorSource = {
+      ...source,
+      get: (key) => {
+        read.push(key);
+        return source.get(key);
+      },
+    };
     const error = await loadError(counting);
     expect(error).toBeInstanceOf(ShapeMismatchError);
     expect(String(error)).toContain(

@@ -43,7 +43,10 @@ function wordEncoder(): { encode: (text: string) => number[]; chars: () => numbe
         ...text
           .split(' ')
           .filter(Boolean)
-          .map((w) => ids.get(w) ?? (ids.set(w, ids.size + 3), ids.size + 2)),
+          .map((w) => {
+            if (!ids.has(w)) ids.set(w, ids.size + 3);
+            return ids.get(w)!;
+          }),
       ];
     },
     chars: () => chars,
