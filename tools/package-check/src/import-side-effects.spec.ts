@@ -22,8 +22,9 @@ const REGISTERS: Record<string, Record<string, string[]>> = {
   '@peft/lora': { 'peft-methods': ['LORA'] },
 };
 
+// The published entry points: a workspace-only subpath (left out by `publishConfig.exports`) is not one.
 const entries = publishablePackages().flatMap((pkg) =>
-  Object.keys(pkg.manifest.exports ?? {})
+  Object.keys(pkg.manifest.publishConfig?.exports ?? pkg.manifest.exports ?? {})
     .filter((subpath) => subpath !== './package.json')
     .map((subpath) => ({
       pkg: pkg.name,

@@ -12,7 +12,7 @@ import { publishablePackages, unscoped } from './workspace.js';
 
 /** Text each snippet must print, as its README's comments state it. */
 const PRINTS: Record<string, string[]> = {
-  '@peft/core': ['32 24', 'Float32Array(5)'],
+  '@peft/core': ['Float32Array(5)', '1e-05 nan NaN'],
   '@peft/backends': ['wasm'],
   '@peft/quant-bnb4': ['16384 [ 256, 128 ]', '256 128 4.393', '[ 2, 3, 256 ]'],
   '@peft/adapter-bridge': ['trainable params: 3,712 || all params: 7,824 || trainable%: 47.4438'],

@@ -20,6 +20,8 @@ export interface PackageJson {
   optionalDependencies?: Record<string, string>;
   keywords?: string[];
   repository?: { type: string; url: string; directory?: string };
+  /** pnpm replaces `exports` with `publishConfig.exports` when it packs (workspace-only subpaths). */
+  publishConfig?: { exports?: Record<string, string | Record<string, string>> };
 }
 
 export interface WorkspacePackage {
