@@ -88,7 +88,9 @@ export function trainableAdapter(
 ): TrainableModel {
   const variables = new Map(peft.namedTrainableVariables());
   return {
-    loss: (batch) => random.run(() => tf.tidy(() => model.loss(batchTensors(batch)))),
+    loss: (batch) => tf.tidy(() => model.loss(batchTensors(batch))),
+    // The whole step, backward pass included (where checkpointed layers replay their dropout draws).
+    inRandomStream: (fn) => random.run(fn),
     trainableVariables: () => variables,
     setTraining: (on) => {
       peft.train(on);

@@ -261,11 +261,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const rows = sampler.next().map((i) => [...options.train[i]!]);
       const batch = makeBatch(rows, options.padTokenId, args.seqLen);
       // A diverged step names the checkpoint to continue from (nothing is saved after it).
-      const result = await trainer
-        .trainStepAsync(() => model.loss(batch))
-        .catch((error: unknown) => {
+      // The step's forward and backward passes run before its first await, inside the model's stream.
+      const step_ = () => trainer.trainStepAsync(() => model.loss(batch));
+      const result = await (model.inRandomStream ? model.inRandomStream(step_) : step_()).catch(
+        (error: unknown) => {
           throw isTrainingDiverged(error) ? error.withCheckpoint(lastCheckpoint) : error;
-        });
+        },
+      );
       const realTokens = batch.attentionMask.reduce((sum, m) => sum + m, 0);
       tokensSeen += realTokens;
       tokensThisRun += realTokens;

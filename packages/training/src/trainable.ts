@@ -22,4 +22,10 @@ export interface TrainableModel {
    */
   randomState(): unknown;
   restoreRandomState(state: unknown): void;
+  /**
+   * Runs `fn` (a training step: its forward and backward passes happen synchronously inside) with the
+   * model's random stream in place, so dropout masks, and their replay when layers are recomputed in the
+   * backward pass, come from the model's own stream. Optional: without it `fn` runs as is.
+   */
+  inRandomStream?<T>(fn: () => T): T;
 }

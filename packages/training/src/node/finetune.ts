@@ -7,8 +7,10 @@ import {
   ADAPTER_WEIGHTS_NAME,
   type AdapterConfig,
   adapterConfigFromOptions,
+  adapterRandomState,
   getPeftMethod,
   type PeftModel,
+  restoreAdapterRandom,
 } from '@peft/adapter-bridge';
 import { savePretrained } from '@peft/adapter-bridge/node';
 import { type BackendChoice, setupBackend } from '@peft/backends';
@@ -310,7 +312,13 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
         : attachNewAdapter(model, adapterConfig, random);
     }
     await clearPrevious();
-    if (options.gradientCheckpointing) model.enableGradientCheckpointing();
+    // Recomputed layers replay the dropout draws of their forward pass from the adapter stream, which the
+    // run installs around each whole step (trainableAdapter's inRandomStream).
+    if (options.gradientCheckpointing) {
+      model.enableGradientCheckpointing({
+        randomState: { get: adapterRandomState, set: restoreAdapterRandom },
+      });
+    }
     const counts = peft.parameterCounts();
     let peakTfBytes = 0;
     const callbacks = options.callbacks ?? {};
