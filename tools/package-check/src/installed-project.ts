@@ -4,10 +4,14 @@ import type { PackedPackage } from './pack.js';
 import { mustRun } from './run.js';
 import { unscoped } from './workspace.js';
 
-/** What an application installs next to peft.js: the TensorFlow.js core it owns (the peer) and a backend. */
+/**
+ * What an application installs next to peft.js: the TensorFlow.js core it owns (the peer), a backend, and
+ * Node's types (a Node application that writes TypeScript has them; snippets that read files need them).
+ */
 export const APP_DEPENDENCIES: Readonly<Record<string, string>> = {
   '@tensorflow/tfjs-core': '4.22.0',
   '@tensorflow/tfjs-backend-cpu': '4.22.0',
+  '@types/node': '^20.19.0',
 };
 
 /** Packages installed a second time under an npm alias ("<unscoped>-copy"), for the two-copies checks. */

@@ -40,7 +40,7 @@ export const SNIPPET_TSCONFIG = {
     strict: true,
     noEmit: true,
     skipLibCheck: true,
-    types: [],
+    types: ['node'],
   },
   include: ['*/snippet.ts'],
 };
