@@ -29,7 +29,11 @@ function resolveExtensionless(
   next: NextResolve,
 ): ResolveResult {
   const parent = context.parentURL ?? '';
-  if (parent.includes('/@tensorflow/tfjs-core/dist/') && specifier.startsWith('.') && !/\.[cm]?js$/.test(specifier)) {
+  if (
+    parent.includes('/@tensorflow/tfjs-core/dist/') &&
+    specifier.startsWith('.') &&
+    !/\.[cm]?js$/.test(specifier)
+  ) {
     try {
       return next(`${specifier}.js`, context);
     } catch {
