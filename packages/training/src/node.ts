@@ -19,7 +19,6 @@ export {
 export { type Dataset, type ReadDatasetOptions, readDataset, type TextEncoder } from './node/dataset.js';
 export { type EvaluateFolderOptions, evaluateFolder } from './node/evaluate-folder.js';
 export {
-  CHECKPOINT_STAGING_PREFIX,
   checkpointDirName,
   FileCheckpointStore,
   OPTIMIZER_NAME,

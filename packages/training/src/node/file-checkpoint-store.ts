@@ -2,19 +2,15 @@
 // `optimizer.safetensors` and `trainer_state.json`. Each is assembled in a staging folder beside it and
 // renamed into place, so a checkpoint folder is always complete; an interrupted save leaves the previous
 // ones untouched.
-import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, parseSafetensors } from '@peft/core';
-import { writeFileAtomic, writeSafetensorsFile } from '@peft/core/node';
+import { ownedEntryName, removeStaleWrites, writeFileAtomic, writeSafetensorsFile } from '@peft/core/node';
 import { type CheckpointData, type CheckpointStore, checkTrainerState } from '../checkpoint-store.js';
 
 export const TRAINER_STATE_NAME = 'trainer_state.json';
 export const OPTIMIZER_NAME = 'optimizer.safetensors';
 const CHECKPOINT_DIR = /^checkpoint-(\d+)$/;
-/** Staging folders of this store; a killed run's are removed by the next write. */
-export const CHECKPOINT_STAGING_PREFIX = '.checkpoint-staging-';
-
 export function checkpointDirName(step: number): string {
   return `checkpoint-${step}`;
 }
@@ -41,12 +37,12 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async write(data: CheckpointData): Promise<string> {
     await mkdir(this.outputDir, { recursive: true });
-    await this.removeStaleStaging();
+    // What a killed run left here (staging folders, temp files of its process) goes; only entries named as
+    // ours whose process is gone are touched.
+    await removeStaleWrites(this.outputDir);
+    const checkpointName = checkpointDirName(data.state.global_step);
     // mkdir, not mkdtemp: the checkpoint keeps the usual folder permissions once renamed into place.
-    const staging = join(
-      this.outputDir,
-      `${CHECKPOINT_STAGING_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`,
-    );
+    const staging = join(this.outputDir, ownedEntryName(checkpointName, 'staging'));
     await mkdir(staging);
     const target = this.location(data.state.global_step);
     try {
@@ -54,7 +50,9 @@ export class FileCheckpointStore implements CheckpointStore {
       await writeSafetensorsFile(join(staging, OPTIMIZER_NAME), data.optimizer, { format: 'pt' });
       await writeFileAtomic(join(staging, TRAINER_STATE_NAME), `${JSON.stringify(data.state, null, 2)}\n`);
       // rename() cannot replace a non-empty folder: move an old one of the same step aside first.
-      const old = (await stat(target).catch(() => null)) ? `${staging}-replaced` : null;
+      const old = (await stat(target).catch(() => null))
+        ? join(this.outputDir, ownedEntryName(checkpointName, 'replaced'))
+        : null;
       if (old) await rename(target, old);
       await rename(staging, target);
       if (old) await rm(old, { recursive: true, force: true });
@@ -95,26 +93,5 @@ export class FileCheckpointStore implements CheckpointStore {
     for (const step of steps.slice(0, Math.max(0, steps.length - keep))) {
       await rm(this.location(step), { recursive: true, force: true });
     }
-  }
-
-  /** Staging folders left by runs that were killed mid-save (their process is gone). Only ours are touched. */
-  private async removeStaleStaging(): Promise<void> {
-    const names = await readdir(this.outputDir).catch(() => [] as string[]);
-    for (const name of names) {
-      if (!name.startsWith(CHECKPOINT_STAGING_PREFIX)) continue;
-      const pid = Number(/^(\d+)-/.exec(name.slice(CHECKPOINT_STAGING_PREFIX.length))?.[1] ?? Number.NaN);
-      if (Number.isSafeInteger(pid) && pid !== process.pid && processAlive(pid)) continue;
-      if (pid === process.pid) continue;
-      await rm(join(this.outputDir, name), { recursive: true, force: true });
-    }
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
