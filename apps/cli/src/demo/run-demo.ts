@@ -11,6 +11,8 @@ import {
   readDataset,
 } from '@peft/training/node';
 import * as tf from '@tensorflow/tfjs-core';
+// The demo quantizes to NF4 and trains VeRA: their packages register them.
+import '../cli/builtins.js';
 import { DEMO_ASSETS } from './assets.js';
 
 export interface DemoOptions {
