@@ -83,7 +83,8 @@ export class DenseLinear implements QuantizedLinear {
   forward(x: tf.Tensor): tf.Tensor {
     return applyToLastAxis(x, this.inFeatures, (x2d) => {
       // Frozen weight: only dx is needed, and it is computed on the fast (untransposed) path.
-      const y = matMulFrozenRight(x2d, this.weightT);
+      // The layer's own weight lives as long as the layer: no copy of it is saved for the backward pass.
+      const y = matMulFrozenRight(x2d, this.weightT, { persistent: true });
       return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y;
     });
   }

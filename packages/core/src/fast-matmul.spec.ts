@@ -75,3 +75,28 @@ describe('fast matMul gradients', () => {
     tf.dispose([a, b, c]);
   });
 });
+
+describe('matMulFrozenRight with a persistent right operand', () => {
+  it('gives the same gradient and saves no clone of the weight for the backward pass', () => {
+    const w = tf.randomNormal([6, 5], 0, 1, 'float32', 3);
+    const x = tf.variable(tf.randomNormal([4, 6], 0, 1, 'float32', 4));
+    const tensorsAfterForward = (persistent: boolean) => {
+      let held = 0;
+      const { value, grads } = tf.variableGrads(() => {
+        const before = tf.memory().numTensors;
+        const y = matMulFrozenRight(x as tf.Tensor2D, w, { persistent });
+        held = tf.memory().numTensors - before;
+        return tf.sum(tf.square(y)) as tf.Scalar;
+      }, [x]);
+      const grad = grads[x.name]!.arraySync();
+      tf.dispose([value, ...Object.values(grads)]);
+      return { held, grad };
+    };
+    const saved = tensorsAfterForward(false);
+    const persistent = tensorsAfterForward(true);
+    expect(persistent.grad).toEqual(saved.grad);
+    // The saved clone is one more tensor (on wasm, a copy of the whole weight's bytes).
+    expect(saved.held - persistent.held).toBe(1);
+    tf.dispose([w, x]);
+  });
+});

@@ -27,19 +27,32 @@ function reduceTo(grad: tf.Tensor, shape: readonly number[]): tf.Tensor {
   return tf.reshape(tf.sum(grad, axes), [...shape]);
 }
 
+export interface FrozenRightOptions {
+  /**
+   * `b` outlives the backward pass (a layer's own weight, not a temporary of the caller's tidy scope). It is
+   * then read from the closure instead of being saved: saving clones, which on wasm copies the whole
+   * weight every call.
+   */
+  readonly persistent?: boolean;
+}
+
 /**
  * `a·b` where only `a` needs a gradient (`b` is frozen: a base weight or a fixed projection):
  * da = dy·bᵀ, and no work is spent on a gradient for `b`.
  */
-export function matMulFrozenRight<T extends tf.Tensor>(a: T, b: tf.Tensor): T {
+export function matMulFrozenRight<T extends tf.Tensor>(
+  a: T,
+  b: tf.Tensor,
+  options: FrozenRightOptions = {},
+): T {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
     // `b` may be a temporary of the caller's tidy scope (e.g. a slice); saving keeps it for backward.
-    save([b]);
+    if (!options.persistent) save([b]);
     return {
       value: tf.matMul(x, b),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        reduceTo(tf.matMul(dy as tf.Tensor, swapLastTwo(saved[0]!)), a.shape),
+        reduceTo(tf.matMul(dy as tf.Tensor, swapLastTwo(options.persistent ? b : saved[0]!)), a.shape),
     };
   });
   return op(a) as T;

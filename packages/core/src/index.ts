@@ -21,7 +21,7 @@ export {
   ShapeMismatchError,
   SpecificationVersionError,
 } from './errors.js';
-export { matMulBoth, matMulFrozenRight } from './fast-matmul.js';
+export { type FrozenRightOptions, matMulBoth, matMulFrozenRight } from './fast-matmul.js';
 export { globalRegistry } from './global-registry.js';
 export { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half.js';
 export {
