@@ -1,4 +1,5 @@
 import { PeftError } from '@peft/core';
+import { asTrainingExample, type ExampleInput, IGNORE_LABEL } from './jsonl.js';
 
 /** Seeded 32-bit generator (mulberry32): small state, so a sampler's position can be saved and resumed. */
 function mulberry32(state: number): { next(): number; state(): number } {
@@ -22,28 +23,35 @@ export interface Batch {
   readonly inputIds: Int32Array;
   /** 1 for real tokens, 0 for padding. */
   readonly attentionMask: Int32Array;
-  /** The input ids with padding replaced by -100, the ignore label (models shift labels themselves). */
+  /**
+   * Each example's labels (its input ids when it has none), -100 (the ignore label) on padding and on
+   * tokens not learned; models shift labels themselves.
+   */
   readonly labels: Int32Array;
-  /** Number of tokens that contribute to the loss (real tokens after the first of each row). */
+  /** Number of tokens that contribute to the loss (labelled tokens after the first of each row). */
   readonly predictedTokens: number;
 }
 
-/** Right-pads sequences to the longest one (at most `maxSeqLen`). */
-export function makeBatch(sequences: number[][], padId: number, maxSeqLen: number): Batch {
-  const seqLen = Math.min(maxSeqLen, Math.max(1, ...sequences.map((s) => s.length)));
+/** Right-pads examples (token ids, or ids with labels) to the longest one (at most `maxSeqLen`). */
+export function makeBatch(sequences: readonly ExampleInput[], padId: number, maxSeqLen: number): Batch {
+  const examples = sequences.map(asTrainingExample);
+  const seqLen = Math.min(maxSeqLen, Math.max(1, ...examples.map((e) => e.inputIds.length)));
   const n = sequences.length * seqLen;
   const inputIds = new Int32Array(n).fill(padId);
   const attentionMask = new Int32Array(n);
   const labels = new Int32Array(n).fill(-100);
   let predictedTokens = 0;
-  sequences.forEach((seq, b) => {
-    const len = Math.min(seq.length, seqLen);
+  examples.forEach(({ inputIds: ids, labels: given }, b) => {
+    const targets = given ?? ids;
+    const len = Math.min(ids.length, seqLen);
     for (let t = 0; t < len; t++) {
-      inputIds[b * seqLen + t] = seq[t]!;
+      const label = targets[t] ?? IGNORE_LABEL;
+      inputIds[b * seqLen + t] = ids[t]!;
       attentionMask[b * seqLen + t] = 1;
-      labels[b * seqLen + t] = seq[t]!;
+      labels[b * seqLen + t] = label;
+      // The first token is never a target: nothing before it predicts it.
+      if (t > 0 && label !== IGNORE_LABEL) predictedTokens++;
     }
-    predictedTokens += Math.max(0, len - 1);
   });
   return { batchSize: sequences.length, seqLen, inputIds, attentionMask, labels, predictedTokens };
 }

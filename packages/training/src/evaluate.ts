@@ -2,12 +2,13 @@
 import { ConfigError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Batch, makeBatch, sequentialBatches } from './batches.js';
+import type { ExampleInput } from './jsonl.js';
 
 export interface EvalResult {
   /** Mean next-token cross-entropy (nats) over every predicted token of the set. */
   readonly loss: number;
   readonly perplexity: number;
-  /** Tokens predicted (each example's tokens after its first). */
+  /** Tokens predicted (each example's labelled tokens after its first). */
   readonly tokens: number;
   readonly examples: number;
 }
@@ -37,7 +38,7 @@ export interface EvaluableModel {
  */
 export async function evaluate(
   model: EvaluableModel,
-  sequences: readonly (readonly number[])[],
+  sequences: readonly ExampleInput[],
   options: EvaluateOptions,
 ): Promise<EvalResult> {
   const wasTraining = model.training;
@@ -46,10 +47,7 @@ export async function evaluate(
   let tokens = 0;
   let done = 0;
   try {
-    for (const rows of sequentialBatches(
-      sequences.map((s) => [...s]),
-      options.batchSize,
-    )) {
+    for (const rows of sequentialBatches([...sequences], options.batchSize)) {
       options.signal?.throwIfAborted();
       const batch = makeBatch(rows, options.padTokenId, options.seqLen);
       done += rows.length;
@@ -68,7 +66,7 @@ export async function evaluate(
   }
   if (tokens === 0) {
     throw new ConfigError(
-      'nothing to evaluate: every example has fewer than 2 tokens, so no token is predicted',
+      'nothing to evaluate: no example has a labelled token after its first, so no token is predicted',
     );
   }
   const loss = sum / tokens;

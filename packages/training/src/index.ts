@@ -22,11 +22,17 @@ export {
 export { type EvalResult, type EvaluableModel, type EvaluateOptions, evaluate } from './evaluate.js';
 export { canonicalJson, describeRunDifferences, fingerprintHash, sha256Hex } from './fingerprint.js';
 export {
+  asTrainingExample,
   DataFormatError,
   decodeJsonl,
+  type ExampleInput,
+  IGNORE_LABEL,
   type JsonlRow,
   MAX_JSONL_LINE_CHARS,
   parseJsonl,
+  type TokenizeOptions,
+  type TrainingExample,
+  tokenizeExamples,
   tokenizeRows,
 } from './jsonl.js';
 export { type LearningRateSchedule, learningRateAt, type ScheduleKind } from './schedule.js';

@@ -1,7 +1,7 @@
 import { PeftError } from '@peft/core';
 import { encodeTruncated } from './truncated-encode.js';
 
-/** A JSONL line is malformed, too long, not UTF-8, or has neither `text` nor `input_ids`. */
+/** A JSONL line is malformed, too long, not UTF-8, matches no accepted row format, or leaves nothing to learn. */
 export class DataFormatError extends PeftError {
   /** The physical line (1-based, blank lines counted), or 0 when the problem is the whole file. */
   readonly line: number;
@@ -16,7 +16,40 @@ export class DataFormatError extends PeftError {
  * One training example as it appears in a JSONL file. `line` is its physical line in the file (blank lines
  * counted), so errors found later (tokenizing, checking ids) name the line an editor shows.
  */
-export type JsonlRow = ({ text: string } | { input_ids: number[] }) & { line?: number };
+export type JsonlRow = (
+  | { text: string }
+  | { prompt: string; completion: string }
+  | { input_ids: number[]; labels?: number[] }
+) & { line?: number };
+
+/** The label of a token that contributes no loss (prompt tokens, padding), as in PyTorch and transformers. */
+export const IGNORE_LABEL = -100;
+
+/**
+ * One tokenized example: its input ids and, when only some tokens are learned (a completion after its
+ * prompt, given labels), the per-token labels, `IGNORE_LABEL` where no loss is taken. Without labels every
+ * token is learned (labels = input ids). Models shift labels themselves, so `labels[t]` is the target of
+ * the prediction made at position t - 1.
+ */
+export interface TrainingExample {
+  readonly inputIds: readonly number[];
+  readonly labels?: readonly number[];
+}
+
+/** What the training loop and evaluation take: plain token ids (every token learned) or an example. */
+export type ExampleInput = readonly number[] | TrainingExample;
+
+/** The example form of either input. */
+export function asTrainingExample(example: ExampleInput): TrainingExample {
+  return isTokenIds(example) ? { inputIds: example } : example;
+}
+
+function isTokenIds(example: ExampleInput): example is readonly number[] {
+  return Array.isArray(example);
+}
+
+const ACCEPTED_FORMATS =
+  '{"text": ...}, {"prompt": ..., "completion": ...} or {"input_ids": [...]} (optionally with "labels": [...])';
 
 /**
  * The longest line read, in characters. A training example is cut to the run's sequence length, so even a
@@ -26,7 +59,8 @@ export type JsonlRow = ({ text: string } | { input_ids: number[] }) & { line?: n
 export const MAX_JSONL_LINE_CHARS = 16 * 2 ** 20;
 
 /**
- * Parses JSONL rows of `{"text": ...}` or `{"input_ids": [...]}`. Blank lines are skipped; any other
+ * Parses JSONL rows of `{"text": ...}`, `{"prompt": ..., "completion": ...}` (the loss is taken on the
+ * completion only) or `{"input_ids": [...]}` with optional same-length `"labels"` (-100: no loss). Blank lines are skipped; any other
  * problem is an error naming the source and line, since silently dropping rows changes what is trained.
  */
 export function parseJsonl(content: string, source = 'data.jsonl'): JsonlRow[] {
@@ -54,25 +88,46 @@ export function parseJsonl(content: string, source = 'data.jsonl'): JsonlRow[] {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new DataFormatError(source, lineNumber, 'each line must be a JSON object');
     }
-    const obj = value as Record<string, unknown>;
-    if (typeof obj.text === 'string') {
-      rows.push({ text: obj.text, line: lineNumber });
-    } else if (Array.isArray(obj.input_ids)) {
-      const ids = obj.input_ids;
-      if (!ids.every((id) => Number.isSafeInteger(id) && (id as number) >= 0)) {
-        throw new DataFormatError(
-          source,
-          lineNumber,
-          '"input_ids" must be an array of non-negative integers',
-        );
-      }
-      rows.push({ input_ids: ids as number[], line: lineNumber });
-    } else {
-      throw new DataFormatError(source, lineNumber, 'expected a "text" string or an "input_ids" array');
-    }
+    rows.push({ ...parseRow(value as Record<string, unknown>, source, lineNumber), line: lineNumber });
   }
   if (rows.length === 0) throw new DataFormatError(source, 0, 'no examples found');
   return rows;
+}
+
+/** One row's format, checked; an object that matches none names its keys and the formats accepted. */
+function parseRow(obj: Record<string, unknown>, source: string, line: number): JsonlRow {
+  const fail = (detail: string) => new DataFormatError(source, line, detail);
+  if ('prompt' in obj || 'completion' in obj) {
+    if (typeof obj.prompt !== 'string' || typeof obj.completion !== 'string') {
+      throw fail('a prompt-completion row needs both "prompt" and "completion" strings');
+    }
+    return { prompt: obj.prompt, completion: obj.completion };
+  }
+  if (typeof obj.text === 'string') return { text: obj.text };
+  if (Array.isArray(obj.input_ids)) {
+    const ids = obj.input_ids;
+    if (!ids.every((id) => Number.isSafeInteger(id) && (id as number) >= 0)) {
+      throw fail('"input_ids" must be an array of non-negative integers');
+    }
+    if (obj.labels === undefined) return { input_ids: ids as number[] };
+    const labels = obj.labels;
+    if (
+      !Array.isArray(labels) ||
+      !labels.every((id) => Number.isSafeInteger(id) && ((id as number) >= 0 || id === IGNORE_LABEL))
+    ) {
+      throw fail(`"labels" must be an array of non-negative integers or ${IGNORE_LABEL} (no loss)`);
+    }
+    if (labels.length !== ids.length) {
+      throw fail(
+        `"labels" has ${labels.length} entries and "input_ids" ${ids.length}; give one label per token`,
+      );
+    }
+    return { input_ids: ids as number[], labels: labels as number[] };
+  }
+  const keys = Object.keys(obj);
+  const has = keys.length > 0 ? `it has ${keys.map((k) => JSON.stringify(k)).join(', ')}` : 'it is empty';
+  const chat = 'messages' in obj ? ' (chat "messages" rows are not supported yet: render them to text)' : '';
+  throw fail(`the row matches no accepted format: ${has}${chat}; give ${ACCEPTED_FORMATS}`);
 }
 
 /**
@@ -105,28 +160,82 @@ export function decodeJsonl(bytes: Uint8Array, source = 'data.jsonl'): string {
   }
 }
 
+export interface TokenizeOptions {
+  maxLength: number;
+  vocabSize?: number;
+  source?: string;
+  /**
+   * Appended after the encoded text of text and prompt-completion rows when the sequence is not cut
+   * (so the model learns where an example ends). Give it here, not inside `encode`, for prompt-completion
+   * rows: `encode(prompt)` must be the prompt's tokens alone.
+   */
+  eosTokenId?: number | null;
+}
+
 /**
- * Turns rows into token id sequences of at most `maxLength` tokens; `encode` should add BOS (and EOS if
- * the task wants it). A text row is encoded only as far as the tokens kept need (see `encodeTruncated`).
+ * Turns rows into token id sequences of at most `maxLength` tokens; `encode` should add BOS. A text row is
+ * encoded only as far as the tokens kept need (see `encodeTruncated`). The token ids of each example are
+ * those of `tokenizeExamples`.
  */
 export function tokenizeRows(
   rows: JsonlRow[],
   encode: (text: string) => number[],
-  options: { maxLength: number; vocabSize?: number; source?: string },
+  options: TokenizeOptions,
 ): number[][] {
+  return tokenizeExamples(rows, encode, options).map((example) => [...example.inputIds]);
+}
+
+/**
+ * Turns rows into examples of at most `maxLength` tokens, with labels where only some tokens are learned.
+ *
+ * A prompt-completion row is tokenized as mlx-lm does: the input ids are `encode(prompt + completion)`
+ * (one BOS, and the tokens across the seam are those of the real text), and the prompt's tokens are the
+ * first `encode(prompt).length` of them; those get label -100, so the loss is the completion's only (TRL's
+ * completion-only loss). When the prompt alone fills `maxLength`, nothing of the completion is left to
+ * learn: that is an error naming the line, not a row silently trained on nothing.
+ */
+export function tokenizeExamples(
+  rows: JsonlRow[],
+  encode: (text: string) => number[],
+  options: TokenizeOptions,
+): TrainingExample[] {
+  const { maxLength } = options;
+  const source = options.source ?? 'data';
+  const eos = options.eosTokenId ?? null;
+  // encodeTruncated returns fewer than maxLength tokens only when it encoded the whole text.
+  const withEos = (ids: number[]) => (eos !== null && ids.length < maxLength ? [...ids, eos] : ids);
   return rows.map((row, i) => {
-    // Given ids are checked whole (a bad one anywhere means data for another model); encoded ones as kept.
-    const ids = 'text' in row ? encodeTruncated(row.text, encode, options.maxLength) : row.input_ids;
-    if (options.vocabSize !== undefined) {
-      const bad = ids.find((id) => id >= options.vocabSize!);
-      if (bad !== undefined) {
+    const line = row.line ?? i + 1;
+    let example: { inputIds: number[]; labels?: number[] };
+    if ('text' in row) {
+      example = { inputIds: withEos(encodeTruncated(row.text, encode, maxLength)) };
+    } else if ('prompt' in row) {
+      const inputIds = withEos(encodeTruncated(row.prompt + row.completion, encode, maxLength));
+      const promptLength = encodeTruncated(row.prompt, encode, maxLength).length;
+      if (promptLength >= inputIds.length) {
         throw new DataFormatError(
-          options.source ?? 'data',
-          row.line ?? i + 1,
-          `token id ${bad} is outside the vocabulary (${options.vocabSize})`,
+          source,
+          line,
+          `the prompt takes ${promptLength >= maxLength ? `all ${maxLength}` : promptLength} tokens of the sequence, so none of the completion is left to learn; shorten the prompt or raise the sequence length`,
         );
       }
+      example = {
+        inputIds,
+        labels: inputIds.map((id, t) => (t < promptLength ? IGNORE_LABEL : id)),
+      };
+    } else {
+      // Given ids are checked whole (a bad one anywhere means data for another model); encoded ones as kept.
+      example = row.labels ? { inputIds: row.input_ids, labels: row.labels } : { inputIds: row.input_ids };
     }
-    return ids.slice(0, options.maxLength);
+    if (options.vocabSize !== undefined) {
+      const vocabSize = options.vocabSize;
+      const bad =
+        example.inputIds.find((id) => id >= vocabSize) ?? example.labels?.find((id) => id >= vocabSize);
+      if (bad !== undefined) {
+        throw new DataFormatError(source, line, `token id ${bad} is outside the vocabulary (${vocabSize})`);
+      }
+    }
+    const inputIds = example.inputIds.slice(0, maxLength);
+    return example.labels ? { inputIds, labels: example.labels.slice(0, maxLength) } : { inputIds };
   });
 }

@@ -16,7 +16,16 @@ export {
   type LoadAdapterFolderOptions,
   loadAdapterFolder,
 } from './node/adapters.js';
-export { type Dataset, type ReadDatasetOptions, readDataset, type TextEncoder } from './node/dataset.js';
+export {
+  type DataFiles,
+  type Dataset,
+  type ReadDatasetOptions,
+  readDataset,
+  resolveDataFiles,
+  type TextEncoder,
+  TRAIN_FILE,
+  VALID_FILE,
+} from './node/dataset.js';
 export { type EvaluateFolderOptions, evaluateFolder } from './node/evaluate-folder.js';
 export {
   checkpointDirName,

@@ -13,6 +13,7 @@ import {
 } from './checkpoint-store.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { describeRunDifferences, fingerprintHash } from './fingerprint.js';
+import type { ExampleInput } from './jsonl.js';
 import type { TrainableModel } from './trainable.js';
 import { Trainer } from './trainer.js';
 import type { TrainingArguments } from './training-arguments.js';
@@ -64,10 +65,10 @@ export interface TrainCallbacks {
 
 export interface TrainOptions {
   model: TrainableModel;
-  /** Token ids per training example. */
-  train: readonly (readonly number[])[];
+  /** Token ids per training example, or examples with per-token labels (loss on labelled tokens only). */
+  train: readonly ExampleInput[];
   /** Held-out examples, evaluated every `args.evalEvery` steps and at the end. */
-  eval?: readonly (readonly number[])[] | null;
+  eval?: readonly ExampleInput[] | null;
   padTokenId: number;
   args: TrainingArguments;
   /** Receives checkpoints every `args.saveEvery` steps, when stopped, and at the end; none: no checkpoints. */
@@ -258,7 +259,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await nextTurn();
       if (options.signal?.aborted) break;
       step++;
-      const rows = sampler.next().map((i) => [...options.train[i]!]);
+      const rows = sampler.next().map((i) => options.train[i]!);
       const batch = makeBatch(rows, options.padTokenId, args.seqLen);
       // A diverged step names the checkpoint to continue from (nothing is saved after it).
       // The step's forward and backward passes run before its first await, inside the model's stream.

@@ -1,8 +1,16 @@
 // JSONL training and evaluation data from a file, tokenized for a model.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { warn } from '@peft/adapter-bridge';
 import { ConfigError } from '@peft/core';
-import { DataFormatError, decodeJsonl, parseJsonl, tokenizeRows } from '../jsonl.js';
+import {
+  DataFormatError,
+  decodeJsonl,
+  IGNORE_LABEL,
+  parseJsonl,
+  type TrainingExample,
+  tokenizeExamples,
+} from '../jsonl.js';
 
 /** What reading text rows needs from a tokenizer (its post-processor adds BOS). */
 export interface TextEncoder {
@@ -10,23 +18,26 @@ export interface TextEncoder {
 }
 
 export interface ReadDatasetOptions {
-  /** Needed for `{"text": ...}` rows; `{"input_ids": [...]}` rows need none. */
+  /** Needed for `{"text": ...}` and `{"prompt", "completion"}` rows; `{"input_ids": [...]}` rows need none. */
   tokenizer: TextEncoder | null;
   /** Token ids must be below this (the model's vocabulary size). */
   vocabSize: number;
   /** Longer examples are cut to this many tokens. */
   maxLength: number;
-  /** Appended to every text row, so the model learns where an example ends (null: nothing appended). */
+  /** Appended to every text and completion, so the model learns where an example ends (null: nothing appended). */
   eosTokenId: number | null;
 }
 
 export interface Dataset {
+  /** The JSONL file read (`train.jsonl` inside a data folder). */
   readonly path: string;
-  /** Token ids per example, in file order; every one has at least 2 tokens. */
+  /** The examples, in file order, with labels where only some tokens are learned; each predicts a token. */
+  readonly examples: TrainingExample[];
+  /** The token ids of `examples`. */
   readonly sequences: number[][];
   /** The physical line (1-based) of each sequence. */
   readonly lines: number[];
-  /** Lines of the rows left out because they have fewer than 2 tokens, so predict none. */
+  /** Lines of the rows left out because they predict no token (fewer than 2 tokens, or no label after the first). */
   readonly skippedLines: number[];
   /** The file's raw text (what a run's fingerprint hashes). */
   readonly text: string;
@@ -35,14 +46,53 @@ export interface Dataset {
 /** A row predicts its tokens after the first, so it needs two to contribute to a loss. */
 const MIN_TOKENS = 2;
 
+/** The files of a data folder, as mlx-lm lays them out. */
+export const TRAIN_FILE = 'train.jsonl';
+export const VALID_FILE = 'valid.jsonl';
+
+export interface DataFiles {
+  /** The training JSONL file. */
+  readonly train: string;
+  /** `valid.jsonl` of a data folder when it has one, else null. */
+  readonly valid: string | null;
+}
+
 /**
- * Reads a JSONL file of `{"text": ...}` or `{"input_ids": [...]}` rows. Text rows are encoded with the
- * tokenizer and get EOS appended; id rows are used as given. A bad line (invalid UTF-8 included) is a
+ * The files `--data` names: a JSONL file is the training data itself; a folder holds `train.jsonl` and
+ * optionally `valid.jsonl` (held-out data, as mlx-lm reads a data folder). A folder without `train.jsonl`
+ * is a `ConfigError`.
+ */
+export async function resolveDataFiles(data: string): Promise<DataFiles> {
+  if (!(await isDirectory(data))) return { train: data, valid: null };
+  const train = join(data, TRAIN_FILE);
+  if (!(await isFile(train))) {
+    throw new ConfigError(
+      `data folder ${data} has no ${TRAIN_FILE}; put the training rows there (and held-out rows in ${VALID_FILE}), or give a JSONL file`,
+    );
+  }
+  const valid = join(data, VALID_FILE);
+  return { train, valid: (await isFile(valid)) ? valid : null };
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null))?.isDirectory() ?? false;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null))?.isFile() ?? false;
+}
+
+/**
+ * Reads a JSONL file (or a data folder's `train.jsonl`, see `resolveDataFiles`) of `{"text": ...}`,
+ * `{"prompt": ..., "completion": ...}` or `{"input_ids": [...], "labels"?: [...]}` rows. Text is encoded
+ * with the tokenizer and gets EOS appended; a prompt-completion row learns only the completion (and EOS),
+ * see `tokenizeExamples`; id rows are used as given. A bad line (invalid UTF-8 included) is a
  * `DataFormatError` naming `file:line`. Rows of fewer than 2 tokens predict no token: they are left out
  * with one warning counting them (as a trainer that masks them would learn nothing from them), and a file
  * where none remains is an error.
  */
-export async function readDataset(path: string, options: ReadDatasetOptions): Promise<Dataset> {
+export async function readDataset(data: string, options: ReadDatasetOptions): Promise<Dataset> {
+  const path = (await resolveDataFiles(data)).train;
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -51,37 +101,36 @@ export async function readDataset(path: string, options: ReadDatasetOptions): Pr
   }
   const text = decodeJsonl(bytes, path);
   const rows = parseJsonl(text, path);
-  const textRow = rows.find((row) => 'text' in row);
+  const textRow = rows.find((row) => 'text' in row || 'prompt' in row);
   const { tokenizer } = options;
   if (textRow && !tokenizer) {
     throw new DataFormatError(
       path,
       textRow.line ?? 0,
-      'a "text" row needs the model folder\'s tokenizer.json, and this model has none; add tokenizer.json ' +
+      'a "text" or "prompt" row needs the model folder\'s tokenizer.json, and this model has none; add tokenizer.json ' +
         'or give {"input_ids": [...]} rows',
     );
   }
-  const eos = options.eosTokenId;
-  const all = tokenizeRows(
-    rows,
-    (value) => {
-      const ids = tokenizer!.encode(value);
-      return eos === null ? ids : [...ids, eos];
-    },
-    { maxLength: options.maxLength, vocabSize: options.vocabSize, source: path },
-  );
+  const all = tokenizeExamples(rows, (value) => tokenizer!.encode(value), {
+    maxLength: options.maxLength,
+    vocabSize: options.vocabSize,
+    source: path,
+    eosTokenId: options.eosTokenId,
+  });
+  const examples: TrainingExample[] = [];
   const sequences: number[][] = [];
   const lines: number[] = [];
   const skippedLines: number[] = [];
-  all.forEach((ids, i) => {
+  all.forEach((example, i) => {
     const line = rows[i]!.line ?? i + 1;
-    if (ids.length < MIN_TOKENS) skippedLines.push(line);
+    if (!predictsAToken(example)) skippedLines.push(line);
     else {
-      sequences.push(ids);
+      examples.push(example);
+      sequences.push([...example.inputIds]);
       lines.push(line);
     }
   });
-  const shortRows = `${skippedLines.length} of ${all.length} rows (line${skippedLines.length > 1 ? 's' : ''} ${listLines(skippedLines)}) have fewer than ${MIN_TOKENS} tokens, so they predict no token`;
+  const shortRows = `${skippedLines.length} of ${all.length} rows (line${skippedLines.length > 1 ? 's' : ''} ${listLines(skippedLines)}) have fewer than ${MIN_TOKENS} tokens or no label after the first, so they predict no token`;
   if (sequences.length === 0) {
     throw new DataFormatError(
       path,
@@ -90,7 +139,13 @@ export async function readDataset(path: string, options: ReadDatasetOptions): Pr
     );
   }
   if (skippedLines.length > 0) warn('SHORT_ROWS_SKIPPED', `${path}: ${shortRows}; they are skipped`);
-  return { path, sequences, lines, skippedLines, text };
+  return { path, examples, sequences, lines, skippedLines, text };
+}
+
+/** Whether some token after the first is learned (the first is never a target). */
+function predictsAToken({ inputIds, labels }: TrainingExample): boolean {
+  if (inputIds.length < MIN_TOKENS) return false;
+  return labels === undefined || labels.slice(1).some((label) => label !== IGNORE_LABEL);
 }
 
 function listLines(lines: readonly number[]): string {

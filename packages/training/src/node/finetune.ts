@@ -23,7 +23,7 @@ import { findResumePoint, ResumeError, type StepProgress, type TrainCallbacks, t
 import { resolveTrainingArguments, type TrainingArguments } from '../training-arguments.js';
 import { adapterConfigAsJson, readAdapterConfigFile } from './adapter-config-file.js';
 import { loadAdapterFolder } from './adapters.js';
-import { readDataset } from './dataset.js';
+import { readDataset, resolveDataFiles } from './dataset.js';
 import { FileCheckpointStore } from './file-checkpoint-store.js';
 import { modelFolderFingerprint } from './model-fingerprint.js';
 import { loadModelFolder, type QuantizeOptions } from './model-folder.js';
@@ -66,7 +66,10 @@ export interface FinetuneOptions
     Partial<TrainingArguments> {
   /** The Hugging Face model folder. */
   model: string;
-  /** Training data: JSONL of `{"text": ...}` or `{"input_ids": [...]}` rows. */
+  /**
+   * Training data: a JSONL file of `{"text"}`, `{"prompt", "completion"}` or `{"input_ids", "labels"?}` rows,
+   * or a folder holding `train.jsonl` (and `valid.jsonl`, the eval data when `evalData` is not given).
+   */
   data: string;
   /** Held-out data, evaluated every `evalEvery` steps and at the end. */
   evalData?: string;
@@ -140,6 +143,8 @@ export interface FinetuneSummary {
   readonly peakRssBytes: number;
   /** The most bytes TensorFlow.js held after any step. */
   readonly peakTfBytes: number;
+  /** Real (non-padding) tokens per second from the first step to the last (loading not counted; evaluations and checkpoints between steps are). */
+  readonly tokensPerSecond: number;
   /** TensorFlow.js' wasm heap at the end (its high-water mark), or 0 on another backend. */
   readonly wasmHeapBytes: number;
   readonly gradientCheckpointing: boolean;
@@ -289,8 +294,10 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
       maxLength: args.seqLen,
       eosTokenId: eos,
     };
-    const trainSet = await readDataset(options.data, dataOptions);
-    const evalSet = options.evalData ? await readDataset(options.evalData, dataOptions) : null;
+    const dataFiles = await resolveDataFiles(options.data);
+    const trainSet = await readDataset(dataFiles.train, dataOptions);
+    const evalData = options.evalData ?? dataFiles.valid;
+    const evalSet = evalData ? await readDataset(evalData, dataOptions) : null;
     const run: Record<string, unknown> = {
       model: await modelFolderFingerprint(options.model),
       quantize: base.quantization ? { type: base.quantization.type, ...base.quantization.options } : 'none',
@@ -321,12 +328,13 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
     }
     const counts = peft.parameterCounts();
     let peakTfBytes = 0;
+    let tokensPerSecond = 0;
     const callbacks = options.callbacks ?? {};
     const trainable = trainableAdapter(model, peft, random);
     const result = await train({
       model: trainable,
-      train: trainSet.sequences,
-      eval: evalSet?.sequences ?? null,
+      train: trainSet.examples,
+      eval: evalSet?.examples ?? null,
       padTokenId: config.padTokenId ?? eos ?? 0,
       args,
       store,
@@ -337,6 +345,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
         ...callbacks,
         onStep: (progress) => {
           peakTfBytes = Math.max(peakTfBytes, progress.tfBytes);
+          tokensPerSecond = progress.tokensPerSecond;
           callbacks.onStep?.({
             ...progress,
             rssBytes: process.memoryUsage.rss(),
@@ -371,6 +380,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
       trainableParams: counts.trainable,
       peakRssBytes: peakRss(),
       peakTfBytes,
+      tokensPerSecond,
       wasmHeapBytes: wasmHeapBytes(),
       gradientCheckpointing: options.gradientCheckpointing ?? false,
     };

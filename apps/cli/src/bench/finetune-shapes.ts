@@ -1,0 +1,135 @@
+// Fine-tuning at a real model's shapes: tokens per second and peak memory of `peft finetune` on a random-weight
+// folder of a preset (default SmolLM2-135M), our path (NF4 + double quantization on load, VeRA r256 on every
+// linear layer, with and without activation checkpointing) beside the baseline (the same run on the dense
+// float32 model), each in its own process so that each peak RSS is that run's alone.
+//
+// Scale by environment: PEFT_BENCH_PRESET (smollm2-135m, qwen2.5-0.5b, tinyllama-1.1b, llama-3.2-1b),
+// PEFT_BENCH_BATCH (default 1), PEFT_BENCH_SEQ (default 64), PEFT_BENCH_STEPS (default 2), PEFT_BENCH_METHOD
+// (vera or lora, default vera). Steps are few and slow at these sizes: the first step is counted too.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeRandomModel } from '@peft/models/node';
+import type { FinetuneSummary } from '@peft/training/node';
+import { type BenchCase, benchCase } from './harness.js';
+
+const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
+
+function setting(name: string, fallback: string): string {
+  return process.env[name]?.trim() || fallback;
+}
+
+/** A random-weight folder of the preset, written once and reused (it only depends on the preset and seed). */
+async function modelFolder(preset: string): Promise<string> {
+  const dir = join(tmpdir(), `peft-bench-${preset}`);
+  if (await stat(join(dir, 'config.json')).catch(() => null)) return dir;
+  process.stderr.write(`writing a random ${preset} folder to ${dir}...\n`);
+  await writeRandomModel(dir, preset, { seed: 0 });
+  return dir;
+}
+
+/** Rows long enough to fill `seqLen` tokens of the random tokenizer (about one token per character). */
+async function trainingData(dir: string, rows: number, seqLen: number): Promise<string> {
+  const path = join(dir, 'train.jsonl');
+  const words = 'the quick brown fox jumps over the lazy dog while a small cat sleeps in the warm sun';
+  const text = words.repeat(Math.ceil((seqLen * 2) / words.length));
+  await writeFile(
+    path,
+    `${Array.from({ length: rows }, (_, i) => JSON.stringify({ text: `${i} ${text}` })).join('\n')}\n`,
+  );
+  return path;
+}
+
+function runFinetune(args: string[]): Promise<FinetuneSummary> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'finetune', ...args, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0)
+        reject(new Error(`peft finetune ${args.join(' ')} exited ${code}\n${stderr.slice(-4000)}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as FinetuneSummary);
+    });
+  });
+}
+
+export async function run(): Promise<BenchCase[]> {
+  const preset = setting('PEFT_BENCH_PRESET', 'smollm2-135m');
+  const batch = Number(setting('PEFT_BENCH_BATCH', '1'));
+  const seqLen = Number(setting('PEFT_BENCH_SEQ', '64'));
+  const steps = Number(setting('PEFT_BENCH_STEPS', '2'));
+  const method = setting('PEFT_BENCH_METHOD', 'vera');
+  const model = await modelFolder(preset);
+  const work = await mkdtemp(join(tmpdir(), 'peft-bench-finetune-'));
+  try {
+    const data = await trainingData(work, Math.max(8, batch * steps), seqLen);
+    const common = [
+      model,
+      '--data',
+      data,
+      '--method',
+      method,
+      ...(method === 'vera' ? ['--r', '256'] : ['--r', '16']),
+      '--target-modules',
+      'all-linear',
+      '--steps',
+      String(steps),
+      '--batch-size',
+      String(batch),
+      '--seq-len',
+      String(seqLen),
+      '--save-every',
+      '0',
+      '--backend',
+      'wasm',
+    ];
+    const measure = async (name: string, extra: string[]) => {
+      process.stderr.write(`  ${name}...\n`);
+      return runFinetune([...common, '-o', join(work, name), ...extra]);
+    };
+    // The baseline may not fit (a dense model's weights and their gradients' copies in wasm's 4 GiB): that
+    // is a result too, reported as such.
+    const dense = await measure('dense', ['--quantize', 'none']).catch((error: Error) => error);
+    const nf4 = await measure('nf4', ['--quantize', 'nf4']);
+    const nf4Checkpointed = await measure('nf4-checkpointed', [
+      '--quantize',
+      'nf4',
+      '--gradient-checkpointing',
+    ]);
+    const shape = { batch, seq_len: seqLen, steps };
+    const msPerToken = (s: FinetuneSummary | Error) =>
+      s instanceof Error ? Number.NaN : 1000 / s.tokensPerSecond;
+    const memory = (s: FinetuneSummary | Error) =>
+      s instanceof Error
+        ? { failed: s.message.split('\n').slice(0, 3).join(' ').slice(0, 400) }
+        : {
+            tokens_per_s: Math.round(s.tokensPerSecond * 10) / 10,
+            peak_rss_bytes: s.peakRssBytes,
+            wasm_heap_bytes: s.wasmHeapBytes,
+          };
+    const baseline = `the same run on the dense float32 model (--quantize none), ${preset}, in its own process`;
+    return [nf4, nf4Checkpointed].map((ours, i) =>
+      benchCase({
+        name: `finetune ${preset} ${method} all-linear, nf4${i === 1 ? ' + gradient checkpointing' : ''} (ms per token)`,
+        shape,
+        ours_ms: msPerToken(ours),
+        baseline_ms: msPerToken(dense),
+        baseline,
+        extra: { ours: memory(ours), dense: memory(dense) },
+      }),
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
