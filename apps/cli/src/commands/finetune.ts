@@ -93,8 +93,10 @@ export function registerFinetuneCommand(program: Command): void {
     )
     .argument('<model-dir>', 'Hugging Face model folder (config.json, *.safetensors, tokenizer.json)')
     .requiredOption(
-      '--data <train.jsonl>',
-      'training data: JSONL rows of {"text": ...} or {"input_ids": [...]}',
+      '--data <train.jsonl|dir>',
+      'training data: JSONL rows of {"text": ...}, {"prompt": ..., "completion": ...} (loss on the completion only) ' +
+        'or {"input_ids": [...], "labels": [...]} (labels optional, -100: no loss); or a folder holding train.jsonl ' +
+        'and optionally valid.jsonl (the --eval-data when that is not given)',
     )
     .option('--eval-data <file.jsonl>', 'held-out data, evaluated every --eval-every steps and at the end')
     .requiredOption(

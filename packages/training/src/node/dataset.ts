@@ -107,7 +107,7 @@ export async function readDataset(data: string, options: ReadDatasetOptions): Pr
     throw new DataFormatError(
       path,
       textRow.line ?? 0,
-      'a "text" or "prompt" row needs the model folder\'s tokenizer.json, and this model has none; add tokenizer.json ' +
+      `a "${'text' in textRow ? 'text' : 'prompt'}" row needs the model folder's tokenizer.json, and this model has none; add tokenizer.json ` +
         'or give {"input_ids": [...]} rows',
     );
   }
