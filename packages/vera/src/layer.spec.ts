@@ -160,3 +160,41 @@ describe('VeraLayer', () => {
     }
   });
 });
+
+describe('VeRA projection slices', () => {
+  it('are made once per width and shared, kept no longer than the projections, and saved by no gradient', () => {
+    const before = tf.memory().numTensors;
+    const { model, peft } = setup();
+    const shared = (peft.sharedState('default') as VeraSharedState).projections;
+    const variable = (shape: number[], seed: number) => {
+      const init = tf.randomNormal(shape, 0, 1, 'float32', seed);
+      const v = tf.variable(init);
+      init.dispose();
+      return v;
+    };
+    const x = variable([2, 7], 1);
+    const y = variable([2, 9], 2);
+    const step = () => {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.add(
+            tf.sum((model.child('p') as Module & { forward(t: tf.Tensor): tf.Tensor }).forward(x)),
+            tf.sum((model.child('q') as Module & { forward(t: tf.Tensor): tf.Tensor }).forward(y)),
+          ) as tf.Scalar,
+        [x, y],
+      );
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step();
+    // p (out 5, in 7) needs A cut to 7 columns; q (out 3, in 9) needs B cut to 3 rows; the full widths need none.
+    expect([...shared.slices.keys()].sort()).toEqual(['a:7', 'b:3']);
+    const held = tf.memory().numTensors;
+    step();
+    step();
+    expect(tf.memory().numTensors).toBe(held);
+    tf.dispose([x, y]);
+    peft.dispose();
+    expect(shared.slices.size).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -2,7 +2,7 @@ import { adapterDropout, adapterRandomNormal, type MethodLayer } from '@peft/ada
 import { Module, matMulFrozenRight } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { VeraConfig } from './config.js';
-import type { VeraSharedState } from './model.js';
+import { projectionSlice, type VeraSharedState } from './model.js';
 
 /**
  * VeRA on one linear layer (PEFT's `vera.Linear` for one adapter):
@@ -36,15 +36,12 @@ export class VeraLayer extends Module implements MethodLayer {
 
   /**
    * The projections as this layer uses them, both pre-transposed for a transpose-free matmul (the
-   * fast path on tfjs wasm): A_sᵀ [in, r] and B_sᵀ [r, out]. Slices are taken per call rather than
-   * cached per layer, which would multiply the memory VeRA exists to save.
+   * fast path on tfjs wasm): A_sᵀ [in, r] and B_sᵀ [r, out]. Slices are cached per width on the shared
+   * projections (a few per model), not per layer, which would multiply the memory VeRA exists to save.
    */
   private slices(): { aT: tf.Tensor2D; bT: tf.Tensor2D } {
-    const { aT, bT, maxIn, maxOut, r } = this.shared.projections;
-    return {
-      aT: this.inFeatures === maxIn ? aT : tf.slice(aT, [0, 0], [this.inFeatures, r]),
-      bT: this.outFeatures === maxOut ? bT : tf.slice(bT, [0, 0], [r, this.outFeatures]),
-    };
+    const p = this.shared.projections;
+    return { aT: projectionSlice(p, 'a', this.inFeatures), bT: projectionSlice(p, 'b', this.outFeatures) };
   }
 
   apply(x: tf.Tensor, result: tf.Tensor): tf.Tensor {
@@ -54,8 +51,9 @@ export class VeraLayer extends Module implements MethodLayer {
       // Masks come from the adapter stream, so a seeded run (`seedAdapterRandom`) repeats exactly.
       if (this.training) x2d = adapterDropout(x2d, this.dropout);
       const { aT, bT } = this.slices();
-      const down = tf.mul(matMulFrozenRight(x2d, aT), this.lambdaD);
-      const delta = tf.mul(matMulFrozenRight(down as tf.Tensor2D, bT), this.lambdaB);
+      // The slices live as long as the projections: the backward pass reads them, no clone is saved.
+      const down = tf.mul(matMulFrozenRight(x2d, aT, { persistent: true }), this.lambdaD);
+      const delta = tf.mul(matMulFrozenRight(down as tf.Tensor2D, bT, { persistent: true }), this.lambdaB);
       return tf.add(result, tf.reshape(delta, [...lead, this.outFeatures]));
     });
   }

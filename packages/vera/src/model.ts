@@ -24,6 +24,28 @@ export interface VeraProjectionTensors {
   readonly maxIn: number;
   readonly maxOut: number;
   refs: number;
+  /**
+   * Slices for the layer widths in use (`a:<in>` [in, r], `b:<out>` [r, out]), made once and shared by every
+   * layer of that width: a model has a handful of widths, while slicing per call made two copies per layer
+   * and call (the slice and the clone a gradient saves of it), over a gigabyte per step at SmolLM2's size.
+   */
+  readonly slices: Map<string, tf.Tensor2D>;
+}
+
+/** `aT` cut to `inFeatures` rows or `bT` cut to `outFeatures` columns, from the projections' shared cache. */
+export function projectionSlice(p: VeraProjectionTensors, which: 'a' | 'b', width: number): tf.Tensor2D {
+  if (which === 'a' && width === p.maxIn) return p.aT;
+  if (which === 'b' && width === p.maxOut) return p.bT;
+  const key = `${which}:${width}`;
+  let slice = p.slices.get(key);
+  if (!slice) {
+    // Kept: made inside a layer's tidy scope, it must outlive it.
+    slice = tf.keep(
+      which === 'a' ? tf.slice(p.aT, [0, 0], [width, p.r]) : tf.slice(p.bT, [0, 0], [p.r, width]),
+    );
+    p.slices.set(key, slice);
+  }
+  return slice;
 }
 
 /** One adapter's handle on the projections (replaced when the adapter loads its own saved ones). */
@@ -51,19 +73,19 @@ function projectionTensors(
   maxIn: number,
   maxOut: number,
 ): VeraProjectionTensors {
-  return tf.tidy(() => ({
-    aT: tf.transpose(tf.tensor2d(a, [r, maxIn])),
-    bT: tf.transpose(tf.tensor2d(b, [maxOut, r])),
-    r,
-    maxIn,
-    maxOut,
-    refs: 1,
+  const { aT, bT } = tf.tidy(() => ({
+    aT: tf.transpose(tf.tensor2d(a, [r, maxIn])) as tf.Tensor2D,
+    bT: tf.transpose(tf.tensor2d(b, [maxOut, r])) as tf.Tensor2D,
   }));
+  return { aT, bT, r, maxIn, maxOut, refs: 1, slices: new Map<string, tf.Tensor2D>() };
 }
 
 function release(p: VeraProjectionTensors): void {
   p.refs -= 1;
-  if (p.refs === 0) tf.dispose([p.aT, p.bT]);
+  if (p.refs === 0) {
+    tf.dispose([p.aT, p.bT, ...p.slices.values()]);
+    p.slices.clear();
+  }
 }
 
 /** `vera_A` [r, maxIn] and `vera_B` [maxOut, r] as PEFT stores them (row-major float32). */
