@@ -3,7 +3,7 @@
 // cancellation. Used by `finetune()` in Node, the CLI and the web app alike.
 import { ConfigError, PeftError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchSampler, makeBatch } from './batches.js';
+import { type Batch, BatchSampler, makeBatch } from './batches.js';
 import {
   type CheckpointData,
   type CheckpointStore,
@@ -15,7 +15,7 @@ import { type EvalResult, evaluate } from './evaluate.js';
 import { describeRunDifferences, fingerprintHash } from './fingerprint.js';
 import type { ExampleInput } from './jsonl.js';
 import type { TrainableModel } from './trainable.js';
-import { Trainer } from './trainer.js';
+import { Trainer, type WeightedLoss } from './trainer.js';
 import type { TrainingArguments } from './training-arguments.js';
 import { isTrainingDiverged } from './training-diverged.js';
 
@@ -104,7 +104,9 @@ export function runDescription(
   run: Readonly<Record<string, unknown>> = {},
 ): Record<string, unknown> {
   const { evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, ...optimisation } = args;
-  return { ...run, ...optimisation };
+  // 1 (no accumulation) is left out, so checkpoints written before the setting existed still resume.
+  const gradAccumSteps = optimisation.gradAccumSteps === 1 ? undefined : optimisation.gradAccumSteps;
+  return { ...run, ...optimisation, gradAccumSteps };
 }
 
 /**
@@ -128,6 +130,35 @@ export async function findResumePoint(
     );
   }
   return checkpoint;
+}
+
+/** A step's rows as consecutive batches of `batchSize` rows, each padded on its own. */
+function microBatches(
+  rows: readonly ExampleInput[],
+  batchSize: number,
+  padId: number,
+  seqLen: number,
+): Batch[] {
+  const batches: Batch[] = [];
+  for (let i = 0; i < rows.length; i += batchSize) {
+    batches.push(makeBatch(rows.slice(i, i + batchSize), padId, seqLen));
+  }
+  return batches;
+}
+
+/**
+ * Each micro-batch's mean loss weighted by its share of the step's predicted tokens, so the weighted sum is
+ * the mean over all of them, as one batch of all the rows would give. (A step predicting no token weighs
+ * its batches equally: their losses are constant.)
+ */
+function weightedLosses(model: TrainableModel, batches: readonly Batch[]): WeightedLoss[] {
+  const total = batches.reduce((sum, b) => sum + b.predictedTokens, 0);
+  // A micro-batch that predicts nothing adds nothing (and its mean over no token is not evaluated).
+  const used = total > 0 ? batches.filter((b) => b.predictedTokens > 0) : batches;
+  return used.map((batch) => ({
+    loss: () => model.loss(batch),
+    weight: total > 0 ? batch.predictedTokens / total : 1 / used.length,
+  }));
 }
 
 /** Resolves on a later turn of the event loop (a macrotask, so signal handlers, timers and a UI run first). */
@@ -176,9 +207,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   });
   const wasTraining = model.training;
   try {
+    const accumSteps = args.gradAccumSteps ?? 1;
+    // The sampler draws a whole step's rows, so a step sees the rows one batch of batchSize x accumSteps would.
     const sampler = new BatchSampler(
       options.train.length,
-      args.batchSize,
+      args.batchSize * accumSteps,
       args.seed,
       resume?.state.sampler,
       `${store?.location(resume?.state.global_step ?? 0) ?? 'the checkpoint'}: trainer_state.json`,
@@ -260,16 +293,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (options.signal?.aborted) break;
       step++;
       const rows = sampler.next().map((i) => options.train[i]!);
-      const batch = makeBatch(rows, options.padTokenId, args.seqLen);
+      const batches = microBatches(rows, args.batchSize, options.padTokenId, args.seqLen);
       // A diverged step names the checkpoint to continue from (nothing is saved after it).
       // The step's forward and backward passes run before its first await, inside the model's stream.
-      const step_ = () => trainer.trainStepAsync(() => model.loss(batch));
+      const step_ = () =>
+        trainer.trainStepAsync(
+          batches.length === 1 ? () => model.loss(batches[0]!) : weightedLosses(model, batches),
+        );
       const result = await (model.inRandomStream ? model.inRandomStream(step_) : step_()).catch(
         (error: unknown) => {
           throw isTrainingDiverged(error) ? error.withCheckpoint(lastCheckpoint) : error;
         },
       );
-      const realTokens = batch.attentionMask.reduce((sum, m) => sum + m, 0);
+      const realTokens = batches.reduce(
+        (sum, batch) => sum + batch.attentionMask.reduce((n, m) => n + m, 0),
+        0,
+      );
       tokensSeen += realTokens;
       tokensThisRun += realTokens;
       lastLoss = result.loss;

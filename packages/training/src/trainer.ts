@@ -19,6 +19,12 @@ export interface StepResult {
   gradNorm: number;
 }
 
+/** One micro-batch's loss and its share of the step's loss (gradient accumulation). */
+export interface WeightedLoss {
+  readonly loss: () => tf.Scalar;
+  readonly weight: number;
+}
+
 /** Runs optimisation steps: gradients of a scalar loss w.r.t. the named variables, clipping, AdamW. */
 export class Trainer {
   readonly optimizer: AdamW;
@@ -60,6 +66,41 @@ export class Trainer {
       if (g) byName.set(names[i]!, g);
     });
     return { value: value as tf.Scalar, grads: [...byName.values()], byName };
+  }
+
+  /**
+   * The weighted sum of several losses and of their gradients, one loss at a time, so only one micro-batch's
+   * activations are alive at once (gradient accumulation). The running sums replace their previous values,
+   * so the tensor count stays that of a single step's gradients.
+   */
+  private accumulatedGradients(parts: readonly WeightedLoss[]): {
+    value: tf.Scalar;
+    grads: tf.Tensor[];
+    byName: Map<string, tf.Tensor>;
+  } {
+    let value: tf.Scalar = tf.scalar(0);
+    const byName = new Map<string, tf.Tensor>();
+    try {
+      for (const part of parts) {
+        const one = this.gradients(() => tf.tidy(() => tf.mul(part.loss(), part.weight) as tf.Scalar));
+        const sum = tf.add(value, one.value) as tf.Scalar;
+        tf.dispose([value, one.value]);
+        value = sum;
+        for (const [name, g] of one.byName) {
+          const previous = byName.get(name);
+          if (previous) {
+            byName.set(name, tf.add(previous, g));
+            tf.dispose([previous, g]);
+          } else {
+            byName.set(name, g);
+          }
+        }
+      }
+    } catch (error) {
+      tf.dispose([value, ...byName.values()]);
+      throw error;
+    }
+    return { value, grads: [...byName.values()], byName };
   }
 
   /** Throws before the update when the loss or the gradient norm is NaN or infinite (nothing is changed). */
@@ -129,9 +170,12 @@ export class Trainer {
    * (they must be known finite before the update is applied), the clipping factor stays on the device. For
    * WebGPU, where a synchronous read stalls the GPU (and in headless Chromium on SwiftShader returns zeros
    * and loses the device). Float32 clipping factor, so updates may differ from `trainStep`'s in the last bits.
+   * Given weighted losses instead of one, the step's loss and gradients are their weighted sums (gradient
+   * accumulation), clipped and applied once.
    */
-  async trainStepAsync(lossFn: () => tf.Scalar): Promise<StepResult> {
-    const { value, grads, byName } = this.gradients(lossFn);
+  async trainStepAsync(lossFn: (() => tf.Scalar) | readonly WeightedLoss[]): Promise<StepResult> {
+    const { value, grads, byName } =
+      typeof lossFn === 'function' ? this.gradients(lossFn) : this.accumulatedGradients(lossFn);
     const norm = tf.tidy(() =>
       byName.size === 0
         ? tf.scalar(0)

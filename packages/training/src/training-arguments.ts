@@ -8,8 +8,14 @@ export interface OptimisationOptions {
   steps: number;
   /** Peak learning rate. */
   learningRate: number;
-  /** Sequences per step. */
+  /** Sequences per micro-batch (one forward and backward pass). */
   batchSize: number;
+  /**
+   * Micro-batches whose gradients are summed into each optimizer step (default 1): a step sees
+   * `batchSize * gradAccumSteps` sequences, with the memory of `batchSize`. Optional so that arguments
+   * written before it existed stay valid.
+   */
+  gradAccumSteps?: number;
   /** Examples are cut to this many tokens. */
   seqLen: number;
   /** Seeds the data order, the adapter's random init and its dropout masks. */
@@ -74,6 +80,7 @@ export function resolveTrainingArguments(
     steps: given.steps ?? base.steps,
     learningRate: given.learningRate ?? base.learningRate,
     batchSize: given.batchSize ?? base.batchSize,
+    gradAccumSteps: given.gradAccumSteps ?? 1,
     seqLen: given.seqLen ?? Math.min(512, defaults.maxPositions),
     seed: given.seed ?? base.seed,
     schedule: given.schedule ?? base.schedule,
@@ -86,6 +93,7 @@ export function resolveTrainingArguments(
   };
   checkInt(resolved.steps, 'steps', 1);
   checkInt(resolved.batchSize, 'batch size', 1);
+  checkInt(resolved.gradAccumSteps!, 'grad-accum-steps', 1);
   checkInt(resolved.seqLen, 'sequence length', 2);
   checkInt(resolved.seed, 'seed', 0);
   checkInt(resolved.warmupSteps, 'warmup steps', 0);

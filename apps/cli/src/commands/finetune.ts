@@ -26,6 +26,7 @@ interface FinetuneCliOptions extends BackendOptions {
   steps?: number;
   lr?: number;
   batchSize?: number;
+  gradAccumSteps?: number;
   seqLen?: number;
   seed?: number;
   schedule?: ScheduleKind;
@@ -120,7 +121,12 @@ export function registerFinetuneCommand(program: Command): void {
       "peak learning rate (default: the method's, e.g. 1e-2 for VeRA, 2e-4 for LoRA)",
       positiveNumber,
     )
-    .option('--batch-size <n>', 'sequences per step (default 8)', intArg(1))
+    .option('--batch-size <n>', 'sequences per forward and backward pass (default 8)', intArg(1))
+    .option(
+      '--grad-accum-steps <n>',
+      'sum the gradients of N batches into each optimizer step: a step sees batch-size x N sequences with the memory of batch-size (default 1)',
+      intArg(1),
+    )
     .option(
       '--seq-len <n>',
       "examples are cut to this many tokens (default min(512, the model's max positions))",
@@ -205,6 +211,7 @@ export function registerFinetuneCommand(program: Command): void {
         ...(opts.steps === undefined ? {} : { steps: opts.steps }),
         ...(opts.lr === undefined ? {} : { learningRate: opts.lr }),
         ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
+        ...(opts.gradAccumSteps === undefined ? {} : { gradAccumSteps: opts.gradAccumSteps }),
         ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
         ...(opts.seed === undefined ? {} : { seed: opts.seed }),
         ...(opts.schedule === undefined ? {} : { schedule: opts.schedule }),
