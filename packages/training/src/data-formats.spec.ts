@@ -5,7 +5,7 @@ import { ConfigError } from '@peft/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBatch } from './batches.js';
 import { evaluate } from './evaluate.js';
-import { DataFormatError, parseJsonl, tokenizeExamples } from './jsonl.js';
+import { DataFormatError, parseDataRows, parseJsonl, tokenizeExamples } from './jsonl.js';
 import { readDataset, resolveDataFiles } from './node/dataset.js';
 import { bigramModel } from './test-support/bigram-model.js';
 import { useCpuBackend } from './test-support/tf-cpu.js';
@@ -25,7 +25,7 @@ const EOS = 2;
 
 describe('prompt-completion rows', () => {
   it('learns the completion and EOS only', () => {
-    const rows = parseJsonl('{"prompt": "hi", "completion": "yo"}\n', 'pc.jsonl');
+    const rows = parseDataRows('{"prompt": "hi", "completion": "yo"}\n', 'pc.jsonl');
     expect(rows).toEqual([{ prompt: 'hi', completion: 'yo', line: 1 }]);
     const [example] = tokenizeExamples(rows, charEncode, { maxLength: 16, eosTokenId: EOS });
     expect(example).toEqual({ inputIds: [1, 14, 15, 31, 21, 2], labels: [-100, -100, -100, 31, 21, 2] });
@@ -50,8 +50,14 @@ describe('prompt-completion rows', () => {
     expect(tooShort).toThrow(/pc\.jsonl:7: the prompt takes all 3 tokens .* none of the completion is left/);
   });
 
+  it('are refused by parseJsonl, which returns text and input_ids rows only', () => {
+    expect(() => parseJsonl('{"text": "a"}\n{"prompt": "hi", "completion": "yo"}\n', 'pc.jsonl')).toThrow(
+      /pc\.jsonl:2: a prompt-completion row, which this reader does not take/,
+    );
+  });
+
   it('needs both strings', () => {
-    expect(() => parseJsonl('{"prompt": "hi"}', 'pc.jsonl')).toThrow(
+    expect(() => parseDataRows('{"prompt": "hi"}', 'pc.jsonl')).toThrow(
       /pc\.jsonl:1: a prompt-completion row needs both "prompt" and "completion" strings/,
     );
   });

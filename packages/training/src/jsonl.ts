@@ -16,11 +16,17 @@ export class DataFormatError extends PeftError {
  * One training example as it appears in a JSONL file. `line` is its physical line in the file (blank lines
  * counted), so errors found later (tokenizing, checking ids) name the line an editor shows.
  */
-export type JsonlRow = (
-  | { text: string }
-  | { prompt: string; completion: string }
-  | { input_ids: number[]; labels?: number[] }
-) & { line?: number };
+export type JsonlRow = ({ text: string } | { input_ids: number[]; labels?: number[] }) & { line?: number };
+
+/** A prompt-completion example: the loss is taken on the completion only (see `tokenizeExamples`). */
+export interface PromptCompletionRow {
+  prompt: string;
+  completion: string;
+  line?: number;
+}
+
+/** Any row a data file may hold (`parseDataRows`); `JsonlRow` is the subset `parseJsonl` returns. */
+export type DataRow = JsonlRow | PromptCompletionRow;
 
 /** The label of a token that contributes no loss (prompt tokens, padding), as in PyTorch and transformers. */
 export const IGNORE_LABEL = -100;
@@ -59,12 +65,30 @@ const ACCEPTED_FORMATS =
 export const MAX_JSONL_LINE_CHARS = 16 * 2 ** 20;
 
 /**
+ * Parses JSONL rows of `{"text": ...}` or `{"input_ids": [...]}` (with optional `"labels"`), as
+ * `parseDataRows` does, for callers that handle only those; a prompt-completion row is an error naming its
+ * line.
+ */
+export function parseJsonl(content: string, source = 'data.jsonl'): JsonlRow[] {
+  return parseDataRows(content, source).map((row) => {
+    if ('prompt' in row) {
+      throw new DataFormatError(
+        source,
+        row.line ?? 0,
+        'a prompt-completion row, which this reader does not take; give {"text": ...} or {"input_ids": [...]} rows',
+      );
+    }
+    return row;
+  });
+}
+
+/**
  * Parses JSONL rows of `{"text": ...}`, `{"prompt": ..., "completion": ...}` (the loss is taken on the
  * completion only) or `{"input_ids": [...]}` with optional same-length `"labels"` (-100: no loss). Blank lines are skipped; any other
  * problem is an error naming the source and line, since silently dropping rows changes what is trained.
  */
-export function parseJsonl(content: string, source = 'data.jsonl'): JsonlRow[] {
-  const rows: JsonlRow[] = [];
+export function parseDataRows(content: string, source = 'data.jsonl'): DataRow[] {
+  const rows: DataRow[] = [];
   const lines = content.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const lineNumber = i + 1;
@@ -95,7 +119,7 @@ export function parseJsonl(content: string, source = 'data.jsonl'): JsonlRow[] {
 }
 
 /** One row's format, checked; an object that matches none names its keys and the formats accepted. */
-function parseRow(obj: Record<string, unknown>, source: string, line: number): JsonlRow {
+function parseRow(obj: Record<string, unknown>, source: string, line: number): DataRow {
   const fail = (detail: string) => new DataFormatError(source, line, detail);
   if ('prompt' in obj || 'completion' in obj) {
     if (typeof obj.prompt !== 'string' || typeof obj.completion !== 'string') {
@@ -178,7 +202,7 @@ export interface TokenizeOptions {
  * those of `tokenizeExamples`.
  */
 export function tokenizeRows(
-  rows: JsonlRow[],
+  rows: readonly DataRow[],
   encode: (text: string) => number[],
   options: TokenizeOptions,
 ): number[][] {
@@ -195,7 +219,7 @@ export function tokenizeRows(
  * learn: that is an error naming the line, not a row silently trained on nothing.
  */
 export function tokenizeExamples(
-  rows: JsonlRow[],
+  rows: readonly DataRow[],
   encode: (text: string) => number[],
   options: TokenizeOptions,
 ): TrainingExample[] {

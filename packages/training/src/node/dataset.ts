@@ -7,7 +7,7 @@ import {
   DataFormatError,
   decodeJsonl,
   IGNORE_LABEL,
-  parseJsonl,
+  parseDataRows,
   type TrainingExample,
   tokenizeExamples,
 } from '../jsonl.js';
@@ -100,7 +100,7 @@ export async function readDataset(data: string, options: ReadDatasetOptions): Pr
     throw new ConfigError(`data file ${path} cannot be read: ${(cause as Error).message}`);
   }
   const text = decodeJsonl(bytes, path);
-  const rows = parseJsonl(text, path);
+  const rows = parseDataRows(text, path);
   const textRow = rows.find((row) => 'text' in row || 'prompt' in row);
   const { tokenizer } = options;
   if (textRow && !tokenizer) {
