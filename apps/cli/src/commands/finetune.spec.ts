@@ -1,4 +1,4 @@
-import { cp, readdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, cp, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSafetensors } from '@peft/core';
 import { type FinetuneOptions, finetune, type MethodOptions } from '@peft/training/node';
@@ -129,7 +129,7 @@ describe('finetune(): stop and resume', () => {
         callbacks: { onStep: (p) => p.step === 3 && setTimeout(() => controller.abort(), 0) },
       });
       expect(stopped).toMatchObject({ completed: false, step: 3, adapterDir: null });
-      expect((await readdir(stoppedDir)).sort()).toEqual(['checkpoint-3']);
+      expect((await readdir(stoppedDir)).sort()).toEqual(['checkpoint-3', 'metrics.jsonl']);
       const state = JSON.parse(
         await readFile(join(stoppedDir, 'checkpoint-3', 'trainer_state.json'), 'utf8'),
       );
@@ -137,8 +137,31 @@ describe('finetune(): stop and resume', () => {
       expect(state.adapter_random.seed).toBe(7);
       expect(state.adapter_random.draws).toBeGreaterThan(0);
 
+      // A killed process could have logged a step past the checkpoint: the resumed run drops it.
+      await appendFile(join(stoppedDir, 'metrics.jsonl'), '{"step":4,"loss":9}\n');
       const resumed = await finetune({ ...common(stoppedDir), resume: true });
       expect(resumed).toMatchObject({ completed: true, step: 6 });
+      const metrics = async (dir: string) =>
+        (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+      const logged = await metrics(stoppedDir);
+      expect(logged.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(logged.map((l) => l.loss)).toEqual((await metrics(straightDir)).map((l) => l.loss));
+      expect(Object.keys(logged[0]).sort()).toEqual(
+        [
+          'grad_norm',
+          'learning_rate',
+          'loss',
+          'peak_rss_bytes',
+          'step',
+          'tf_bytes',
+          'tokens_per_second',
+        ].sort(),
+      );
+      const svg = await readFile(join(stoppedDir, 'loss.svg'), 'utf8');
+      expect(svg.match(/<polyline[^>]* points="([^"]*)"/)![1]!.split(' ')).toHaveLength(6);
       const a = await adapterFile(straightDir);
       const b = await adapterFile(stoppedDir);
       expect(Buffer.compare(a, b)).toBe(0);

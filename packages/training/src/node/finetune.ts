@@ -25,6 +25,7 @@ import { adapterConfigAsJson, readAdapterConfigFile } from './adapter-config-fil
 import { loadAdapterFolder } from './adapters.js';
 import { readDataset, resolveDataFiles } from './dataset.js';
 import { FileCheckpointStore } from './file-checkpoint-store.js';
+import { MetricsLog } from './metrics-log.js';
 import { modelFolderFingerprint } from './model-fingerprint.js';
 import { loadModelFolder, type QuantizeOptions } from './model-folder.js';
 
@@ -319,6 +320,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
         : attachNewAdapter(model, adapterConfig, random);
     }
     await clearPrevious();
+    const metrics = await MetricsLog.open(options.output, resumeFrom?.state.global_step ?? 0);
     // Recomputed layers replay the dropout draws of their forward pass from the adapter stream, which the
     // run installs around each whole step (trainableAdapter's inRandomStream).
     if (options.gradientCheckpointing) {
@@ -345,6 +347,15 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
         ...callbacks,
         onStep: (progress) => {
           peakTfBytes = Math.max(peakTfBytes, progress.tfBytes);
+          metrics.append({
+            step: progress.step,
+            loss: progress.loss,
+            learning_rate: progress.learningRate,
+            grad_norm: progress.gradNorm,
+            tokens_per_second: progress.tokensPerSecond,
+            peak_rss_bytes: peakRss(),
+            tf_bytes: progress.tfBytes,
+          });
           tokensPerSecond = progress.tokensPerSecond;
           callbacks.onStep?.({
             ...progress,
@@ -352,6 +363,10 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
             peakRssBytes: peakRss(),
             wasmHeapBytes: wasmHeapBytes(),
           });
+        },
+        onEval: (step, evaluation) => {
+          metrics.append({ step, eval_loss: evaluation.loss, eval_perplexity: evaluation.perplexity });
+          callbacks.onEval?.(step, evaluation);
         },
         onStart: (info) =>
           callbacks.onStart?.({
@@ -366,6 +381,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
     let adapterDir: string | null = null;
     if (result.completed) {
       await savePretrained(peft, options.output);
+      await metrics.writeChart();
       adapterDir = options.output;
     }
     return {
