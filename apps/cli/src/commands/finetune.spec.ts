@@ -343,6 +343,8 @@ describe('peft finetune', () => {
       'adapter_model.safetensors',
       'checkpoint-2',
       'checkpoint-4',
+      'loss.svg',
+      'metrics.jsonl',
     ]);
     expect((await readdir(join(straight, 'checkpoint-2'))).sort()).toEqual([
       'adapter_config.json',
@@ -465,6 +467,8 @@ describe('peft finetune', () => {
       'adapter_config.json',
       'adapter_model.safetensors',
       'checkpoint-1',
+      'loss.svg',
+      'metrics.jsonl',
     ]);
   });
 
