@@ -10,6 +10,7 @@ import {
 } from '@peft/adapter-bridge';
 import { type OptionSpec, optionFlag, parseOptionValue, registeredQuantizers } from '@peft/core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { givenByUser } from './run-config.js';
 
 export function intArg(min: number): (value: string) => number {
   return (value) => {
@@ -162,7 +163,7 @@ export function methodOptionsFrom(
 
 /** The method options given on the command line, to refuse them beside `--adapter-config` / `--adapter`. */
 export function methodFlagsGiven(command: Command): string[] {
-  return methodOptionKeys().filter((k) => command.getOptionValueSource(k) === 'cli');
+  return methodOptionKeys().filter((k) => givenByUser(command, k));
 }
 
 /** `--quantize` with every registered quantizer, and their options. */
@@ -197,7 +198,7 @@ export function quantizeOptionsFrom(
   const quantize = (opts['quantize'] as string | undefined) ?? 'none';
   const quantizeOptions: Record<string, unknown> = {};
   const keys = new Set(registeredQuantizers().flatMap((q) => q.options.map((o) => o.name)));
-  for (const key of keys) if (command.getOptionValueSource(key) === 'cli') quantizeOptions[key] = opts[key];
+  for (const key of keys) if (givenByUser(command, key)) quantizeOptions[key] = opts[key];
   const chosen = registeredQuantizers().find((q) => q.name === quantize);
   // Without a quantizer the options have nothing to apply to, and are left out.
   if (!chosen) return { quantize, quantizeOptions: {} };

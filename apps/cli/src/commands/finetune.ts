@@ -15,6 +15,7 @@ import {
   quantizeOptionsFrom,
 } from '../cli/options.js';
 import { formatBytes, formatDuration, note, progressReporter, warningsToStderr } from '../cli/output.js';
+import { applyRunConfig, givenByUser } from '../cli/run-config.js';
 import { CommandExit, EXIT } from '../exit-codes.js';
 
 interface FinetuneCliOptions extends BackendOptions {
@@ -56,9 +57,9 @@ function adapterSource(
   if (opts.adapterConfig && opts.adapter)
     command.error('error: give --adapter or --adapter-config, not both');
   const clashes = methodFlagsGiven(command);
-  if (clashes.length > 0 || command.getOptionValueSource('method') === 'cli') {
+  if (clashes.length > 0 || givenByUser(command, 'method')) {
     const flags = [
-      ...(command.getOptionValueSource('method') === 'cli' ? ['--method'] : []),
+      ...(givenByUser(command, 'method') ? ['--method'] : []),
       ...clashes.map((k) => optionFlag({ name: k })),
     ];
     command.error(`error: ${flag} gives the whole adapter config; drop ${flags.join(', ')}`);
@@ -93,14 +94,19 @@ export function registerFinetuneCommand(program: Command): void {
         'with progress, evaluation, atomic checkpoints and exact resume',
     )
     .argument('<model-dir>', 'Hugging Face model folder (config.json, *.safetensors, tokenizer.json)')
-    .requiredOption(
+    .option(
+      '--config <run.yaml|run.json>',
+      'read flags from a YAML or JSON file (keys: the long flag names, kebab- or camelCase); flags on the command line override it',
+    )
+    // --data and --output are required, but may come from --config: checked once the file is read.
+    .option(
       '--data <train.jsonl|dir>',
       'training data: JSONL rows of {"text": ...}, {"prompt": ..., "completion": ...} (loss on the completion only) ' +
         'or {"input_ids": [...], "labels": [...]} (labels optional, -100: no loss); or a folder holding train.jsonl ' +
         'and optionally valid.jsonl (the --eval-data when that is not given)',
     )
     .option('--eval-data <file.jsonl>', 'held-out data, evaluated every --eval-every steps and at the end')
-    .requiredOption(
+    .option(
       '-o, --output <adapter-dir>',
       'where checkpoints (checkpoint-<step>/) and the final adapter (adapter_config.json + adapter_model.safetensors) go',
     )
@@ -183,9 +189,27 @@ export function registerFinetuneCommand(program: Command): void {
   command.addHelpText(
     'after',
     '\nCtrl-C stops after the current step and writes a checkpoint (exit code 130); --resume continues it\n' +
-      'and ends with exactly the adapter an uninterrupted run gives.',
+      'and ends with exactly the adapter an uninterrupted run gives.\n\n' +
+      'Example --config run.yaml (command-line flags override it):\n' +
+      '  data: data/train.jsonl\n' +
+      '  output: out/adapter\n' +
+      '  method: lora\n' +
+      '  r: 8\n' +
+      '  steps: 200\n' +
+      '  lr: 2e-4\n' +
+      '  batch-size: 4\n' +
+      '  grad-accum-steps: 4',
   );
-  command.action(async (modelDir: string, opts: FinetuneCliOptions & Record<string, unknown>) => {
+  command.action(async (modelDir: string) => {
+    const opts = await applyRunConfig<FinetuneCliOptions & Record<string, unknown>>(command);
+    for (const required of ['data', 'output'] as const) {
+      if (opts[required] === undefined) {
+        const flags = command.options.find((o) => o.attributeName() === required)!.flags;
+        command.error(`error: required option '${flags}' not specified`, {
+          code: 'commander.missingMandatoryOptionValue',
+        });
+      }
+    }
     const source = adapterSource(command, opts);
     const quantize = quantizeOptionsFrom(command, opts);
     const restoreWarnings = warningsToStderr();

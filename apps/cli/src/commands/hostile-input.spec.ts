@@ -263,8 +263,10 @@ describe('finetune stops on divergence and keeps the last good checkpoint', () =
     expect(run.stderr).toMatch(/training diverged at step 2: the (loss|gradient norm) is (NaN|Infinity)/);
     expect(run.stderr).toContain(`${checkpoint} is the last good checkpoint`);
     expect(run.stderr).toContain('--lr 1e+37');
-    // Nothing written after step 1: no later checkpoint, no adapter.
-    expect((await readdir(out)).sort()).toEqual(['checkpoint-1']);
+    // Nothing written after step 1: no later checkpoint, no adapter, only step 1 in the metrics log.
+    expect((await readdir(out)).sort()).toEqual(['checkpoint-1', 'metrics.jsonl']);
+    const logged = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trimEnd().split('\n');
+    expect(logged.map((l) => JSON.parse(l).step)).toEqual([1]);
     const [got, expected] = [
       await folderBytes(checkpoint),
       await folderBytes(join(reference, 'checkpoint-1')),
