@@ -60,6 +60,13 @@ describe('peft finetune --config', () => {
     expect(state.run).toMatchObject({ gradAccumSteps: 2, batchSize: 2, steps: 3, learningRate: 0.03 });
   });
 
+  it('--help shows an example file', async () => {
+    const help = await runPeft('finetune', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--config <run.yaml|run.json>');
+    expect(help.stdout).toMatch(/Example --config run\.yaml[^\n]*\n {2}data: data\/train\.jsonl\n/);
+  });
+
   it('reads JSON too, and a key that is no flag exits 2 naming the key and the file', async () => {
     const config = join(tmp.dir, 'run.json');
     await writeFile(config, JSON.stringify({ steps: 1, 'learning-rate': 0.1 }));
