@@ -51,7 +51,7 @@ export {
   train,
 } from './train.js';
 export type { TrainableModel } from './trainable.js';
-export { type StepResult, Trainer, type TrainerOptions } from './trainer.js';
+export { type StepResult, Trainer, type TrainerOptions, type WeightedLoss } from './trainer.js';
 export {
   DEFAULT_REPORTING,
   defaultOptimisation,
