@@ -203,7 +203,7 @@ describe('training data', () => {
     );
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toContain(
-      `warning: ${mixed}: 3 of 6 rows (lines 1, 2, 6) have fewer than 2 tokens, so they predict no token; they are skipped`,
+      `warning: ${mixed}: 3 of 6 rows (lines 1, 2, 6) have fewer than 2 tokens or no label after the first, so they predict no token; they are skipped`,
     );
 
     const short = await writeJsonl(join(tmp.dir, 'short.jsonl'), [
@@ -225,7 +225,7 @@ describe('training data', () => {
     );
     expect(bad.code).toBe(EXIT.badInput);
     expect(bad.stderr).toContain(
-      `${short}: 2 of 2 rows (lines 1, 3) have fewer than 2 tokens, so they predict no token: nothing to evaluate or train on`,
+      `${short}: 2 of 2 rows (lines 1, 3) have fewer than 2 tokens or no label after the first, so they predict no token: nothing to evaluate or train on`,
     );
     expect(bad.stderr).not.toMatch(/Cannot find a connection/);
   });
