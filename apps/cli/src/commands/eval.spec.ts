@@ -154,7 +154,9 @@ describe('peft eval', () => {
     const bad = await writeJsonl(join(tmp.dir, 'bad.jsonl'), [{ text: 'ok.' }, { txt: 'no' }]);
     const run = await runPeft('eval', modelDir, '--data', bad, '--backend', 'wasm');
     expect(run.code).toBe(3);
-    expect(run.stderr).toMatch(/bad\.jsonl:2: the row matches no accepted format: it has "txt"; give \{"text": \.\.\.\}/);
+    expect(run.stderr).toMatch(
+      /bad\.jsonl:2: the row matches no accepted format: it has "txt"; give \{"text": \.\.\.\}/,
+    );
     expect(
       (await runPeft('eval', modelDir, '--data', join(tmp.dir, 'none.jsonl'), '--backend', 'wasm')).code,
     ).toBe(3);
