@@ -22,6 +22,7 @@ export {
   type ReadDatasetOptions,
   readDataset,
   resolveDataFiles,
+  TEST_FILE,
   type TextEncoder,
   TRAIN_FILE,
   VALID_FILE,

@@ -1,7 +1,7 @@
-import { appendFile, cp, readdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSafetensors } from '@peft/core';
-import { type FinetuneOptions, finetune, type MethodOptions } from '@peft/training/node';
+import { evaluateFolder, type FinetuneOptions, finetune, type MethodOptions } from '@peft/training/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -271,6 +271,52 @@ describe('finetune(): stop and resume', () => {
     }
     expect(plain.peakRssBytes).toBeGreaterThan(plain.peakTfBytes);
     expect(plain.peakTfBytes).toBeGreaterThan(0);
+  });
+
+  it("reports the trained adapter's perplexity on a data folder's test.jsonl, as peft eval measures it", async () => {
+    const folder = join(tmp.dir, 'data');
+    await mkdir(folder);
+    await cp(trainData, join(folder, 'train.jsonl'));
+    await cp(evalData, join(folder, 'test.jsonl'));
+    const output = join(tmp.dir, 'with-test');
+    const result = await finetune({
+      model: modelDir,
+      data: folder,
+      output,
+      method: 'lora',
+      r: 4,
+      targetModules: 'all-linear',
+      steps: 3,
+      batchSize: 2,
+      seqLen: 32,
+      saveEvery: 0,
+    });
+    expect(result.test).not.toBeNull();
+    const measured = await evaluateFolder({
+      model: modelDir,
+      data: join(folder, 'test.jsonl'),
+      adapter: output,
+      batchSize: 2,
+      seqLen: 32,
+    });
+    expect(result.test!.tokens).toBe(measured.tokens);
+    expect(result.test!.loss).toBeCloseTo(measured.loss, 5);
+    expect(result.test!.perplexity).toBeCloseTo(Math.exp(measured.loss), 3);
+    // Without a test file there is nothing to report.
+    expect(
+      (
+        await finetune({
+          model: modelDir,
+          data: trainData,
+          output: join(tmp.dir, 'no-test'),
+          method: 'lora',
+          r: 4,
+          steps: 1,
+          batchSize: 2,
+          saveEvery: 0,
+        })
+      ).test,
+    ).toBeNull();
   });
 
   it('holds tf.memory().numTensors flat across steps and frees everything at the end', async () => {

@@ -77,6 +77,11 @@ function summary(result: FinetuneSummary, seconds: number): string {
       `eval loss ${result.eval.loss.toFixed(4)}, perplexity ${result.eval.perplexity.toFixed(3)} (${result.eval.tokens} tokens)`,
     );
   }
+  if (result.test) {
+    lines.push(
+      `test loss ${result.test.loss.toFixed(4)}, perplexity ${result.test.perplexity.toFixed(3)} (${result.test.tokens} tokens)`,
+    );
+  }
   if (result.adapterDir) lines.push(`adapter written to ${result.adapterDir} (PEFT format)`);
   if (result.checkpointDir) lines.push(`checkpoint: ${result.checkpointDir}`);
   lines.push(

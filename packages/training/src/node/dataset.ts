@@ -49,21 +49,25 @@ const MIN_TOKENS = 2;
 /** The files of a data folder, as mlx-lm lays them out. */
 export const TRAIN_FILE = 'train.jsonl';
 export const VALID_FILE = 'valid.jsonl';
+export const TEST_FILE = 'test.jsonl';
 
 export interface DataFiles {
   /** The training JSONL file. */
   readonly train: string;
   /** `valid.jsonl` of a data folder when it has one, else null. */
   readonly valid: string | null;
+  /** `test.jsonl` of a data folder when it has one, else null (evaluated once, after training). */
+  readonly test: string | null;
 }
 
 /**
  * The files `--data` names: a JSONL file is the training data itself; a folder holds `train.jsonl` and
- * optionally `valid.jsonl` (held-out data, as mlx-lm reads a data folder). A folder without `train.jsonl`
+ * optionally `valid.jsonl` (held-out data) and `test.jsonl` (evaluated after training), as mlx-lm reads a data
+ * folder. A folder without `train.jsonl`
  * is a `ConfigError`.
  */
 export async function resolveDataFiles(data: string): Promise<DataFiles> {
-  if (!(await isDirectory(data))) return { train: data, valid: null };
+  if (!(await isDirectory(data))) return { train: data, valid: null, test: null };
   const train = join(data, TRAIN_FILE);
   if (!(await isFile(train))) {
     throw new ConfigError(
@@ -71,7 +75,8 @@ export async function resolveDataFiles(data: string): Promise<DataFiles> {
     );
   }
   const valid = join(data, VALID_FILE);
-  return { train, valid: (await isFile(valid)) ? valid : null };
+  const test = join(data, TEST_FILE);
+  return { train, valid: (await isFile(valid)) ? valid : null, test: (await isFile(test)) ? test : null };
 }
 
 async function isDirectory(path: string): Promise<boolean> {

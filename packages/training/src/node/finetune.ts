@@ -16,8 +16,8 @@ import { savePretrained } from '@peft/adapter-bridge/node';
 import { type BackendChoice, setupBackend } from '@peft/backends';
 import { ConfigError } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { attachNewAdapter, RunRandomStream, trainableAdapter } from '../adapters.js';
-import type { EvalResult } from '../evaluate.js';
+import { attachNewAdapter, evaluableModel, RunRandomStream, trainableAdapter } from '../adapters.js';
+import { type EvalResult, evaluate } from '../evaluate.js';
 import { sha256Hex } from '../fingerprint.js';
 import { findResumePoint, ResumeError, type StepProgress, type TrainCallbacks, train } from '../train.js';
 import { resolveTrainingArguments, type TrainingArguments } from '../training-arguments.js';
@@ -134,6 +134,8 @@ export interface FinetuneSummary {
   readonly lastLoss: number | null;
   /** The final evaluation (null without eval data or when stopped early). */
   readonly eval: EvalResult | null;
+  /** The trained adapter on the data folder's `test.jsonl`, once at the end (null without one or when stopped early). */
+  readonly test: EvalResult | null;
   /** Where the trained adapter was written (the output folder), null when stopped early. */
   readonly adapterDir: string | null;
   /** The newest checkpoint. */
@@ -299,6 +301,8 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
     const trainSet = await readDataset(dataFiles.train, dataOptions);
     const evalData = options.evalData ?? dataFiles.valid;
     const evalSet = evalData ? await readDataset(evalData, dataOptions) : null;
+    // Read before training, so a bad test file stops the run before any step.
+    const testSet = dataFiles.test ? await readDataset(dataFiles.test, dataOptions) : null;
     const run: Record<string, unknown> = {
       model: await modelFolderFingerprint(options.model),
       quantize: base.quantization ? { type: base.quantization.type, ...base.quantization.options } : 'none',
@@ -379,6 +383,14 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
       },
     });
     let adapterDir: string | null = null;
+    let test: EvalResult | null = null;
+    if (result.completed && testSet) {
+      test = await evaluate(evaluableModel(model), testSet.examples, {
+        batchSize: args.batchSize,
+        seqLen: args.seqLen,
+        padTokenId: config.padTokenId ?? eos ?? 0,
+      });
+    }
     if (result.completed) {
       await savePretrained(peft, options.output);
       await metrics.writeChart();
@@ -390,6 +402,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
       completed: result.completed,
       lastLoss: result.lastLoss,
       eval: result.eval,
+      test,
       adapterDir,
       checkpointDir: result.checkpoint,
       tokensSeen: result.tokensSeen,
