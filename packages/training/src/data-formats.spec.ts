@@ -169,7 +169,10 @@ describe('data files and folders', () => {
     expect(await resolveDataFiles(folder)).toEqual({
       train: join(folder, 'train.jsonl'),
       valid: join(folder, 'valid.jsonl'),
+      test: null,
     });
+    await writeFile(join(folder, 'test.jsonl'), '{"text": "yo"}\n');
+    expect((await resolveDataFiles(folder)).test).toBe(join(folder, 'test.jsonl'));
     const set = await readDataset(folder, options);
     expect(set.path).toBe(join(folder, 'train.jsonl'));
     expect(set.examples).toEqual([
@@ -177,7 +180,7 @@ describe('data files and folders', () => {
     ]);
     expect(set.sequences).toEqual([[1, 14, 15, 31, 21, 2]]);
     const file = join(folder, 'train.jsonl');
-    expect(await resolveDataFiles(file)).toEqual({ train: file, valid: null });
+    expect(await resolveDataFiles(file)).toEqual({ train: file, valid: null, test: null });
   });
 
   it('a folder without train.jsonl is refused', async () => {
