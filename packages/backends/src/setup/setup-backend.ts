@@ -9,6 +9,7 @@ import { registerWasmKernels } from '../register-wasm.js';
 import { registerWebGpuKernels } from '../register-webgpu.js';
 import { registerTfjsGradients } from './gradients.js';
 import { coresAvailable, inNode, resolveKernelThreads } from './kernel-thread-limit.js';
+import { type AdapterLike, softwareAdapterName } from './software-adapter.js';
 
 export type BackendChoice = 'auto' | 'cpu' | 'wasm' | 'webgpu';
 export type BackendName = 'cpu' | 'wasm' | 'webgpu';
@@ -43,16 +44,21 @@ export interface BackendSetup {
 }
 
 interface GpuNavigator {
-  gpu?: { requestAdapter(): Promise<unknown | null> };
+  gpu?: { requestAdapter(): Promise<AdapterLike | null> };
 }
 
-async function webGpuAdapterFound(): Promise<string | null> {
+/** Why WebGPU cannot run here (null when an adapter was found), and the adapter's software name, if it is one. */
+async function findWebGpuAdapter(): Promise<{ missing: string | null; software: string | null }> {
   const nav = (globalThis as { navigator?: GpuNavigator }).navigator;
-  if (!nav?.gpu) return 'navigator.gpu is absent (no WebGPU in this environment)';
+  if (!nav?.gpu)
+    return { missing: 'navigator.gpu is absent (no WebGPU in this environment)', software: null };
   try {
-    return (await nav.gpu.requestAdapter()) ? null : 'navigator.gpu.requestAdapter() returned no adapter';
+    const adapter = await nav.gpu.requestAdapter();
+    if (!adapter) return { missing: 'navigator.gpu.requestAdapter() returned no adapter', software: null };
+    return { missing: null, software: softwareAdapterName(adapter) };
   } catch (err) {
-    return `navigator.gpu.requestAdapter() failed: ${err instanceof Error ? err.message : String(err)}`;
+    const message = err instanceof Error ? err.message : String(err);
+    return { missing: `navigator.gpu.requestAdapter() failed: ${message}`, software: null };
   }
 }
 
@@ -64,9 +70,15 @@ async function useBackend(name: BackendName): Promise<boolean> {
   }
 }
 
-async function startWebGpu(): Promise<string | null> {
-  const missing = await webGpuAdapterFound();
+/**
+ * `acceptSoftware: false` (auto) passes over a software adapter: SwiftShader runs shaders on the CPU, far slower
+ * than the wasm backend on the same CPU.
+ */
+async function startWebGpu(acceptSoftware: boolean): Promise<string | null> {
+  const { missing, software } = await findWebGpuAdapter();
   if (missing) return missing;
+  if (software && !acceptSoftware)
+    return `the WebGPU adapter is a software fallback: ${software}; ask for "webgpu" by name to use it`;
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await useBackend('webgpu'))) return 'the tfjs webgpu backend failed to initialise';
   registerWebGpuKernels();
@@ -113,7 +125,9 @@ async function startCpu(): Promise<string | null> {
 
 /**
  * Sets up TensorFlow.js for this environment and registers this package's kernels for the chosen backend, plus
- * every tfjs gradient. `auto` takes webgpu when an adapter exists, else wasm (SIMD), else cpu, and says why.
+ * every tfjs gradient. `auto` takes webgpu when a hardware adapter exists, else wasm (SIMD), else cpu, and says why;
+ * it passes over a software adapter (SwiftShader, or one the browser marks as a fallback), which `'webgpu'` by name
+ * still uses.
  * An explicit choice that cannot run throws BackendUnavailableError.
  */
 export async function setupBackend(
@@ -128,7 +142,11 @@ export async function setupBackend(
   const failures: string[] = [];
   const attempt = async (name: BackendName): Promise<boolean> => {
     const problem =
-      name === 'webgpu' ? await startWebGpu() : name === 'wasm' ? await startWasm(options) : await startCpu();
+      name === 'webgpu'
+        ? await startWebGpu(choice !== 'auto')
+        : name === 'wasm'
+          ? await startWasm(options)
+          : await startCpu();
     if (problem) failures.push(`${name}: ${problem}`);
     return problem === null;
   };
