@@ -35,6 +35,7 @@ export {
 } from './model.js';
 export { MODEL_PRESETS, type ModelPresetName, modelPreset } from './presets.js';
 export { loadPretrained, type PretrainedFiles, type PretrainedModel } from './pretrained.js';
+export { type NamedBlob, pretrainedFilesFromBlobs } from './pretrained-blobs.js';
 export { createRandomModel, randomStateDict } from './random-model.js';
 export { randomTokenizerJson } from './random-tokenizer.js';
 export { inverseFrequencies } from './rope.js';
