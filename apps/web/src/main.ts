@@ -2,7 +2,7 @@ import { demoAssetUrls } from './assets/demo-urls.js';
 import { tfjsWasmUrls } from './assets/tfjs-wasm-urls.js';
 import { offerDownload, zipAdapterFiles } from './download.js';
 import { DEFAULT_OPTIONS, OPTION_NAMES, optionsToParams, parseOptions, type RunOptions } from './options.js';
-import type { StartMessage, WorkerMessage } from './protocol.js';
+import type { RunSource, StartMessage, WorkerMessage } from './protocol.js';
 import { RunView } from './ui/view.js';
 
 const form = document.querySelector<HTMLFormElement>('#options')!;
@@ -13,6 +13,32 @@ const view = new RunView(document);
 
 let worker: Worker | null = null;
 let adapterFiles: [string, Uint8Array][] | null = null;
+let adapterName = 'adapter.zip';
+
+const fileInput = (name: string) => form.elements.namedItem(name) as HTMLInputElement;
+const sourceSelect = form.elements.namedItem('source') as HTMLSelectElement;
+
+/** A chosen file under the name a directory picker gives it ("folder/config.json"), else its own. */
+const named = (file: File) => ({ name: file.webkitRelativePath || file.name, blob: file });
+
+/** Choosing any of the user's files switches the run to them. */
+for (const name of ['modelFolder', 'modelFiles', 'trainFile', 'evalFile'])
+  fileInput(name).addEventListener('change', () => {
+    sourceSelect.value = 'files';
+  });
+
+/** What to fine-tune: the demo, or the chosen folder (the directory picker's files, else the multiple select) and data. */
+function readSource(): RunSource {
+  if (sourceSelect.value !== 'files') return { kind: 'demo', assets: demoAssetUrls(document.baseURI) };
+  const folder = [...(fileInput('modelFolder').files ?? [])];
+  const model = (folder.length > 0 ? folder : [...(fileInput('modelFiles').files ?? [])]).map(named);
+  const train = fileInput('trainFile').files?.[0];
+  const evalFile = fileInput('evalFile').files?.[0];
+  if (model.length === 0)
+    throw new Error('choose your model folder (or its files: config.json, *.safetensors, tokenizer.json)');
+  if (!train) throw new Error('choose a training data file (JSONL)');
+  return { kind: 'files', model, train: named(train), eval: evalFile ? named(evalFile) : null };
+}
 
 function fillForm(options: RunOptions): void {
   for (const key of Object.keys(OPTION_NAMES) as (keyof RunOptions)[]) {
@@ -23,7 +49,7 @@ function fillForm(options: RunOptions): void {
 
 function readForm(): RunOptions {
   const params = new URLSearchParams();
-  for (const [name, value] of new FormData(form)) params.set(name, String(value));
+  for (const [name, value] of new FormData(form)) if (typeof value === 'string') params.set(name, value);
   return parseOptions(params);
 }
 
@@ -37,6 +63,7 @@ function setRunning(running: boolean): void {
 function finish(): void {
   worker?.terminate();
   worker = null;
+  view.stopTicker();
   setRunning(false);
 }
 
@@ -51,9 +78,10 @@ function onMessage(message: WorkerMessage): void {
   }
 }
 
-function start(options: RunOptions): void {
+function start(options: RunOptions, source: RunSource): void {
   finish();
   adapterFiles = null;
+  adapterName = `${options.method}-adapter.zip`;
   downloadButton.disabled = true;
   view.reset(options.steps);
   view.phase('Starting the worker');
@@ -70,12 +98,7 @@ function start(options: RunOptions): void {
       code: null,
     });
   };
-  const message: StartMessage = {
-    type: 'start',
-    options,
-    assets: demoAssetUrls(document.baseURI),
-    wasmPaths: tfjsWasmUrls(document.baseURI),
-  };
+  const message: StartMessage = { type: 'start', options, source, wasmPaths: tfjsWasmUrls(document.baseURI) };
   worker.postMessage(message);
   setRunning(true);
 }
@@ -83,7 +106,7 @@ function start(options: RunOptions): void {
 form.addEventListener('submit', (event) => {
   event.preventDefault();
   try {
-    start(readForm());
+    start(readForm(), readSource());
   } catch (error) {
     view.showError(error instanceof Error ? error.message : String(error));
   }
@@ -95,7 +118,7 @@ stopButton.addEventListener('click', () => {
 });
 
 downloadButton.addEventListener('click', () => {
-  if (adapterFiles) offerDownload(zipAdapterFiles(adapterFiles), 'vera-adapter.zip');
+  if (adapterFiles) offerDownload(zipAdapterFiles(adapterFiles), adapterName);
 });
 
 try {

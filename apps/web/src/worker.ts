@@ -1,9 +1,9 @@
 // The training worker: everything heavy runs here, so the page stays responsive while TensorFlow.js works
 // (WebGPU and the wasm backend both run in a dedicated worker in Chromium).
-import '@peft/vera'; // registers VeRA with the adapter bridge
 import { loadDemoAssets } from './assets/load-demo.js';
+import { loadOwnFiles } from './assets/load-own.js';
 import { activate, planBackends } from './finetune/backends.js';
-import { fineTune } from './finetune/run.js';
+import { fineTune, fineTuneOwn } from './finetune/run.js';
 import type { StartMessage, WorkerMessage } from './protocol.js';
 
 interface WorkerScope {
@@ -18,14 +18,16 @@ const post = (message: WorkerMessage, transfer: Transferable[] = []) => scope.po
 const ownBuffer = (bytes: Uint8Array): Uint8Array =>
   bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 
-async function run({ options, assets, wasmPaths }: StartMessage): Promise<void> {
+async function run({ options, source, wasmPaths }: StartMessage): Promise<void> {
   const started = performance.now();
+  post({ type: 'phase', text: `Setting up the ${options.backend} backend` });
   const backends = await planBackends(options.backend, { wasmPaths });
   post({ type: 'backend', backend: backends.compute, reason: backends.reason });
-  post({ type: 'phase', text: 'Loading the base model and the data' });
   await activate(backends.host);
-  const inputs = await loadDemoAssets(assets);
-  const files = await fineTune(inputs, options, post, backends);
+  const files =
+    source.kind === 'demo'
+      ? await fineTune(await loadDemoAssets(source.assets, fetch, post), options, post, backends)
+      : await fineTuneOwn(await loadOwnFiles(source, post), options, post, backends);
   const entries = [...files].map(([name, bytes]): [string, Uint8Array] => [name, ownBuffer(bytes)]);
   post(
     { type: 'done', files: entries, seconds: (performance.now() - started) / 1000 },

@@ -1,7 +1,9 @@
 import { openSafetensorsBlob, PeftError } from '@peft/core';
 import { loadPretrained } from '@peft/models';
 import { parseJsonl } from '@peft/training';
+import type { EmitRunEvent } from '../finetune/events.js';
 import type { RunInputs } from '../finetune/run.js';
+import { withReadProgress } from './read-progress.js';
 
 /** Where the demo's files are served: a Hugging Face model folder's files and the two JSONL files. */
 export interface DemoAssetUrls {
@@ -53,7 +55,12 @@ async function fetchText(fetchFn: Fetch, url: string): Promise<string> {
  * Fetches the base model folder and the data, and builds the model: the weights are opened as a Blob,
  * so only the safetensors header is parsed up front and each tensor is read once, as it is loaded.
  */
-export async function loadDemoAssets(urls: DemoAssetUrls, fetchFn: Fetch = fetch): Promise<RunInputs> {
+export async function loadDemoAssets(
+  urls: DemoAssetUrls,
+  fetchFn: Fetch = fetch,
+  emit: EmitRunEvent = () => {},
+): Promise<RunInputs> {
+  emit({ type: 'phase', text: 'Downloading the demo model and data' });
   const [config, tokenizer, tokenizerConfig, weights, trainText, evalText] = await Promise.all([
     fetchJson(fetchFn, urls.config),
     fetchJson(fetchFn, urls.tokenizer),
@@ -64,7 +71,11 @@ export async function loadDemoAssets(urls: DemoAssetUrls, fetchFn: Fetch = fetch
   ]);
   const train = parseJsonl(trainText, 'finetune-train.jsonl');
   const evalRows = parseJsonl(evalText, 'finetune-eval.jsonl');
-  const source = await openSafetensorsBlob(weights, 'model.safetensors');
+  const weightsSource = await openSafetensorsBlob(weights, 'model.safetensors');
+  const total = weightsSource.keys().length;
+  emit({ type: 'phase', text: `Loading ${total} tensors of the demo model` });
+  emit({ type: 'progress', done: 0, total, unit: 'tensors' });
+  const source = withReadProgress(weightsSource, (done) => emit({ type: 'progress', done, total, unit: 'tensors' }));
   const loaded = await loadPretrained({ name: 'base-model', config, source, tokenizer, tokenizerConfig });
   if (!loaded.tokenizer) throw new AssetError(urls.tokenizer, 'no tokenizer was built');
   return { model: loaded.model, tokenizer: loaded.tokenizer, train, eval: evalRows };

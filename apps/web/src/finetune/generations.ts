@@ -3,6 +3,8 @@ import type { PromptExample } from './examples.js';
 
 export interface Generation {
   word: string;
+  /** What the model was given. */
+  prompt: string;
   expected: string;
   /** What the model wrote after the prompt, special tokens removed. */
   output: string;
@@ -20,6 +22,7 @@ export async function greedyGenerations(
   const { tokens } = await generate(model, prompts, { maxNewTokens });
   return examples.map((e, i) => ({
     word: e.word,
+    prompt: e.prompt,
     expected: e.expected,
     output: tokenizer.decode(tokens[i]!).trim(),
   }));

@@ -1,15 +1,12 @@
 import { resolveTrainingArguments, type TrainingArguments } from '@peft/training';
 import type { RunOptions } from '../options.js';
 
-/** Rows are short pronunciations (at most ~33 tokens); this only guards against a pathological row. */
-export const MAX_SEQ_LEN = 128;
-
 /** At most 20 warm-up steps, as the Node demo (`peft demo`); a shorter run warms up over all its steps. */
 export const MAX_WARMUP_STEPS = 20;
 
 /**
  * The page's settings as the training run's arguments: AdamW with linear warm-up, cosine decay and the
- * gradient norm clipped at 1, no weight decay, rows cut to min(128, the model's positions). The page keeps
+ * gradient norm clipped at 1, no weight decay, rows cut to min(the form's sequence length, the model's positions). The page keeps
  * no checkpoints and evaluates only before and after, so `saveEvery` and `evalEvery` are 0.
  */
 export function runArguments(options: RunOptions, maxPositions: number): TrainingArguments {
@@ -19,7 +16,7 @@ export function runArguments(options: RunOptions, maxPositions: number): Trainin
       batchSize: options.batchSize,
       learningRate: options.learningRate,
       seed: options.seed,
-      seqLen: Math.min(MAX_SEQ_LEN, maxPositions),
+      seqLen: Math.min(options.seqLen, maxPositions),
       schedule: 'cosine',
       warmupSteps: Math.min(MAX_WARMUP_STEPS, options.steps),
       weightDecay: 0,

@@ -34,7 +34,9 @@ describe('fineTune on a small random Llama with the demo tokenizer and data', ()
     const files = await fineTune(await tinyDemoInputs(), OPTIONS, (e) => events.push(e));
 
     // Order of what the page is told.
-    const kinds = events.filter((e) => e.type !== 'phase' && e.type !== 'step').map((e) => e.type);
+    const kinds = events
+      .filter((e) => e.type !== 'phase' && e.type !== 'step' && e.type !== 'progress')
+      .map((e) => e.type);
     expect(kinds).toEqual(['model', 'parameters', 'eval', 'generations', 'eval', 'generations']);
 
     // Every linear but lm_head is NF4: 7 per layer; 4-bit storage is well under a fifth of float32's.

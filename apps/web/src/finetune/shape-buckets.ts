@@ -52,10 +52,14 @@ export function bucketedEvaluable(model: EvaluableModel, options: BucketOptions)
   };
 }
 
-/** `model` for training, each batch widened by `bucketedBatch` before its loss; everything else as it is. */
+/**
+ * `model` for training, each batch widened by `bucketedBatch` before its loss; everything else as it is,
+ * the run's random stream included (adapter dropout draws from it).
+ */
 export function bucketedTrainable(model: TrainableModel, options: BucketOptions): TrainableModel {
   return {
     loss: (batch) => model.loss(bucketedBatch(batch, options.padId, options.maxSeqLen)),
+    ...(model.inRandomStream ? { inRandomStream: <T>(fn: () => T): T => model.inRandomStream!(fn) } : {}),
     trainableVariables: () => model.trainableVariables(),
     setTraining: (on) => model.setTraining(on),
     get training() {

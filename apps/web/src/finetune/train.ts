@@ -1,4 +1,10 @@
-import { type TrainableModel, type TrainingArguments, type TrainResult, train } from '@peft/training';
+import {
+  type ExampleInput,
+  type TrainableModel,
+  type TrainingArguments,
+  type TrainResult,
+  train,
+} from '@peft/training';
 import type { EmitRunEvent } from './events.js';
 
 /** Gives the event loop a turn, so messages (and, on a page's main thread, rendering) get through. */
@@ -11,7 +17,7 @@ export const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export async function trainAdapter(
   model: TrainableModel,
-  sequences: readonly (readonly number[])[],
+  sequences: readonly ExampleInput[],
   padTokenId: number,
   args: TrainingArguments,
   emit: EmitRunEvent,
