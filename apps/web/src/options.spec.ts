@@ -16,6 +16,25 @@ describe('run options from the query string or the form', () => {
     });
   });
 
+  it('reads the method, its options, the quantizer, the sequence length and the prompt', () => {
+    const params = new URLSearchParams({
+      method: 'lora',
+      methodOptions: 'loraAlpha=16 dropout=0.05',
+      quantize: 'fp4',
+      seqLen: '256',
+      prompt: 'Once upon a time',
+    });
+    expect(parseOptions(params)).toEqual({
+      ...DEFAULT_OPTIONS,
+      method: 'lora',
+      methodOptions: 'loraAlpha=16 dropout=0.05',
+      quantize: 'fp4',
+      seqLen: 256,
+      prompt: 'Once upon a time',
+    });
+    expect(parseOptions(optionsToParams(parseOptions(params)))).toEqual(parseOptions(params));
+  });
+
   it('round-trips through optionsToParams, writing only what differs from the defaults', () => {
     const options = { ...DEFAULT_OPTIONS, steps: 8, r: 64, backend: 'webgpu' as const };
     const params = optionsToParams(options);
@@ -34,6 +53,10 @@ describe('run options from the query string or the form', () => {
     ['lr=Infinity', /option "lr": "Infinity" is not a number/],
     ['words=65', /option "words": 65 must be at least 0 and at most 64/],
     ['backend=webgl', /option "backend": "webgl" is not one of auto, webgpu, wasm, cpu/],
+    ['method=ia3', /option "method": "ia3" is not one of vera, lora/],
+    ['quantize=int8', /option "quantize": "int8" is not one of nf4, fp4, none/],
+    ['seqLen=4', /option "seqLen": 4 must be at least 8/],
+    [`prompt=${'x'.repeat(4097)}`, /option "prompt": 4097 characters, at most 4096/],
   ])('rejects %s with a ConfigError naming the option', (query, message) => {
     const parse = () => parseOptions(new URLSearchParams(query));
     expect(parse).toThrow(ConfigError);
