@@ -27,7 +27,7 @@ async function run({ options, source, wasmPaths }: StartMessage): Promise<void> 
   const files =
     source.kind === 'demo'
       ? await fineTune(await loadDemoAssets(source.assets, fetch, post), options, post, backends)
-      : await fineTuneOwn(await loadOwnFiles(source, post), options, post, backends);
+      : await fineTuneOwn(await loadOwnFiles(source, options.quantize, post), options, post, backends);
   const entries = [...files].map(([name, bytes]): [string, Uint8Array] => [name, ownBuffer(bytes)]);
   post(
     { type: 'done', files: entries, seconds: (performance.now() - started) / 1000 },

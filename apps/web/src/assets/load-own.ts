@@ -5,6 +5,7 @@ import '@peft/quant-bnb4'; // a `*-bnb-4bit` folder's layers load as 4-bit layer
 import { type DataRow, decodeJsonl, parseDataRows } from '@peft/training';
 import type { EmitRunEvent } from '../finetune/events.js';
 import type { OwnRunInputs } from '../finetune/run.js';
+import { quantizeOnLoad } from './quantize-on-load.js';
 import { withReadProgress } from './read-progress.js';
 
 /** What the page sends: the folder's files and the data files. */
@@ -29,21 +30,28 @@ async function readRows(file: NamedBlob): Promise<DataRow[]> {
 
 /**
  * Reads the data files (one at a time), then builds the model from the folder: its JSON files are parsed and
- * each weight is read from its file only when the loader takes it, so the weights are never held twice.
+ * each weight is read from its file only when the loader takes it, and quantized right then (`quantize`
+ * other than "none"), so the weights are never held twice nor the whole model in float precision.
  */
-export async function loadOwnFiles(files: OwnFiles, emit: EmitRunEvent): Promise<OwnRunInputs> {
+export async function loadOwnFiles(
+  files: OwnFiles,
+  quantize: string,
+  emit: EmitRunEvent,
+): Promise<OwnRunInputs> {
   emit({ type: 'phase', text: `Reading ${files.train.name}${files.eval ? ` and ${files.eval.name}` : ''}` });
   const train = await readRows(files.train);
   const evalRows = files.eval ? await readRows(files.eval) : null;
   emit({ type: 'phase', text: 'Opening the model folder' });
   const pretrained = await pretrainedFilesFromBlobs(files.model);
   const total = pretrained.source.keys().length;
-  emit({ type: 'phase', text: `Loading ${total} tensors of ${pretrained.name ?? 'the model'}` });
+  const onLoad = quantize === 'none' ? null : quantizeOnLoad(quantize);
+  const quantizing = onLoad ? `, quantizing its linear layers to ${quantize.toUpperCase()}` : '';
+  emit({ type: 'phase', text: `Loading ${total} tensors of ${pretrained.name ?? 'the model'}${quantizing}` });
   emit({ type: 'progress', done: 0, total, unit: 'tensors' });
   const source = withReadProgress(pretrained.source, (done) =>
     emit({ type: 'progress', done, total, unit: 'tensors' }),
   );
-  const loaded = await loadPretrained({ ...pretrained, source });
+  const loaded = await loadPretrained({ ...pretrained, source }, onLoad ? { quantizeLinear: onLoad.hook } : {});
   return {
     model: loaded.model,
     tokenizer: loaded.tokenizer,
@@ -51,5 +59,6 @@ export async function loadOwnFiles(files: OwnFiles, emit: EmitRunEvent): Promise
     eval: evalRows,
     trainName: files.train.name,
     evalName: files.eval?.name ?? null,
+    quantized: onLoad?.result ?? null,
   };
 }

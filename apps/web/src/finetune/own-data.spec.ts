@@ -19,6 +19,7 @@ function inputs(train: string, evalText: string | null = null): OwnRunInputs {
     eval: evalText === null ? null : parseDataRows(evalText, 'valid.jsonl'),
     trainName: 'train.jsonl',
     evalName: evalText === null ? null : 'valid.jsonl',
+    quantized: null,
   };
 }
 

@@ -40,6 +40,13 @@ describe('fineTune on a small random Llama with the demo tokenizer and data', ()
     expect(kinds).toEqual(['model', 'parameters', 'eval', 'generations', 'eval', 'generations']);
 
     // Every linear but lm_head is NF4: 7 per layer; 4-bit storage is well under a fifth of float32's.
+    // Quantizing reports each layer, from 0 to all of them.
+    const layers = 7 * TINY_CONFIG.numHiddenLayers;
+    const quantizing = ofType(events, 'progress').filter((p) => p.unit === 'layers');
+    expect(quantizing.map((p) => p.done)).toEqual(Array.from({ length: layers + 1 }, (_, i) => i));
+    // Evaluation reports its rows, before and after.
+    const rows = ofType(events, 'progress').filter((p) => p.unit === 'rows');
+    expect(rows.filter((p) => p.done === OPTIONS.evalRows && p.total === OPTIONS.evalRows)).toHaveLength(2);
     const [model] = ofType(events, 'model');
     expect(model!.quantizedLinears).toBe(7 * TINY_CONFIG.numHiddenLayers);
     expect(model!.quantizedBytes).toBeLessThan(model!.denseBytes / 5);

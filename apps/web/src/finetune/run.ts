@@ -17,6 +17,7 @@ import {
 } from '@peft/training';
 import { attachNewAdapter, evaluableModel, RunRandomStream, trainableAdapter } from '@peft/training/adapters';
 import * as tf from '@tensorflow/tfjs-core';
+import { BNB_OPTIONS, type LoadQuantization } from '../assets/quantize-on-load.js';
 import type { RunOptions } from '../options.js';
 import { pageAdapterConfig } from './adapter-config.js';
 import { activate, type BackendPlan, fetchToHost } from './backends.js';
@@ -47,6 +48,8 @@ export interface OwnRunInputs {
   /** File names, for messages. */
   trainName: string;
   evalName: string | null;
+  /** What was quantized while loading (null: nothing was). */
+  quantized: LoadQuantization | null;
 }
 
 /** A run's data, tokenized for the model. */
@@ -61,8 +64,6 @@ export interface RunData {
 }
 
 const EVAL_BATCH = 32;
-/** bitsandbytes' settings as `load_in_4bit` with QLoRA's (and `peft demo`): blocks of 64, double quantization. */
-const BNB_OPTIONS = { blocksize: 64, doubleQuant: true };
 
 /** Bytes each linear layer holds for its weight and statistics, by path. */
 function linearStorage(model: LlamaForCausalLM): Map<string, number> {
@@ -86,8 +87,14 @@ function sumOver(bytes: Map<string, number>, paths: readonly string[]): number {
 /**
  * Quantizes every dense linear but the output head with the chosen registered quantizer, one layer at a
  * time (`quantizeLinears` on that layer alone), reporting each and yielding between them so the page hears.
+ * Layers quantized while loading (`onLoad`) are counted with these.
  */
-async function quantize(model: LlamaForCausalLM, options: RunOptions, emit: EmitRunEvent): Promise<void> {
+async function quantize(
+  model: LlamaForCausalLM,
+  options: RunOptions,
+  emit: EmitRunEvent,
+  onLoad: LoadQuantization | null,
+): Promise<void> {
   const { config } = model;
   const dense = linearStorage(model);
   const quantized: string[] = [];
@@ -96,16 +103,18 @@ async function quantize(model: LlamaForCausalLM, options: RunOptions, emit: Emit
     const targets = [...model.namedModules()]
       .filter(([path, m]) => isLinear(m) && m.layer.scheme === 'dense' && !isOutputHead(path))
       .map(([path]) => path);
-    emit({
-      type: 'phase',
-      text: `Quantizing ${targets.length} linear layers to ${options.quantize.toUpperCase()}`,
-    });
-    for (const [i, path] of targets.entries()) {
-      emit({ type: 'progress', done: i, total: targets.length, unit: 'layers' });
-      await nextTurn();
-      quantized.push(...quantizeLinears(model, quantizer, BNB_OPTIONS, (p) => p !== path));
+    if (targets.length > 0) {
+      emit({
+        type: 'phase',
+        text: `Quantizing ${targets.length} linear layers to ${options.quantize.toUpperCase()}`,
+      });
+      for (const [i, path] of targets.entries()) {
+        emit({ type: 'progress', done: i, total: targets.length, unit: 'layers' });
+        await nextTurn();
+        quantized.push(...quantizeLinears(model, quantizer, BNB_OPTIONS, (p) => p !== path));
+      }
+      emit({ type: 'progress', done: targets.length, total: targets.length, unit: 'layers' });
     }
-    emit({ type: 'progress', done: targets.length, total: targets.length, unit: 'layers' });
   }
   emit({
     type: 'model',
@@ -113,9 +122,9 @@ async function quantize(model: LlamaForCausalLM, options: RunOptions, emit: Emit
     hiddenSize: config.hiddenSize,
     vocabSize: config.vocabSize,
     quantizer: options.quantize,
-    quantizedLinears: quantized.length,
-    denseBytes: sumOver(dense, quantized),
-    quantizedBytes: sumOver(linearStorage(model), quantized),
+    quantizedLinears: (onLoad?.paths.length ?? 0) + quantized.length,
+    denseBytes: (onLoad?.denseBytes ?? 0) + sumOver(dense, quantized),
+    quantizedBytes: (onLoad?.quantizedBytes ?? 0) + sumOver(linearStorage(model), quantized),
     schemes: linearSchemes(model),
   });
 }
@@ -127,8 +136,9 @@ async function quantizeAndAttach(
   options: RunOptions,
   random: RunRandomStream,
   emit: EmitRunEvent,
+  onLoad: LoadQuantization | null,
 ): Promise<PeftModel> {
-  await quantize(model, options, emit);
+  await quantize(model, options, emit, onLoad);
   emit({ type: 'phase', text: `Attaching ${options.method} adapters` });
   await nextTurn();
   const peft = attachNewAdapter(model, adapterConfig, random);
@@ -152,7 +162,9 @@ export function fineTune(
   emit: EmitRunEvent,
   backends: BackendPlan = sameBackend(),
 ): Promise<AdapterFiles> {
-  return runFineTuning(inputs.model, options, emit, backends, (args) => demoRunData(inputs, options, args));
+  return runFineTuning(inputs.model, options, emit, backends, null, (args) =>
+    demoRunData(inputs, options, args),
+  );
 }
 
 /** The same run on the user's own model folder and JSONL files. */
@@ -162,7 +174,9 @@ export function fineTuneOwn(
   emit: EmitRunEvent,
   backends: BackendPlan = sameBackend(),
 ): Promise<AdapterFiles> {
-  return runFineTuning(inputs.model, options, emit, backends, (args) => ownRunData(inputs, options, args));
+  return runFineTuning(inputs.model, options, emit, backends, inputs.quantized, (args) =>
+    ownRunData(inputs, options, args),
+  );
 }
 
 /** The demo's rows as token ids (BOS, text, EOS); its held-out words ("word: PHONEMES") as prompts. */
@@ -188,6 +202,7 @@ async function runFineTuning(
   options: RunOptions,
   emit: EmitRunEvent,
   backends: BackendPlan,
+  onLoad: LoadQuantization | null,
   prepare: (args: TrainingArguments) => RunData,
 ): Promise<AdapterFiles> {
   let peft: PeftModel | null = null;
@@ -198,7 +213,7 @@ async function runFineTuning(
     const adapterConfig = pageAdapterConfig(options);
     const random = new RunRandomStream(args.seed);
     await activate(backends.host);
-    peft = await quantizeAndAttach(model, adapterConfig, options, random, emit);
+    peft = await quantizeAndAttach(model, adapterConfig, options, random, emit, onLoad);
     await activate(backends.compute);
     await trainAndEvaluate(peft, model, random, data, options, args, emit);
     emit({ type: 'phase', text: 'Writing the adapter folder' });
