@@ -27,7 +27,9 @@ export function chromiumForTests(suite: string): string | null {
 
 /**
  * Flags for a quiet, isolated headless Chromium. WebGPU needs a secure context (the harness serves on 127.0.0.1)
- * and --enable-unsafe-webgpu on Linux; headless it then gets Google's SwiftShader adapter (CPU, slow, correct).
+ * and --enable-unsafe-webgpu on Linux; headless it then gets Google's SwiftShader adapter (CPU, slow, correct),
+ * which Chromium reports as a fallback adapter (`adapter.info.isFallbackAdapter`, architecture "swiftshader"):
+ * `setupBackend('auto')` takes wasm there, so a test that wants WebGPU asks for it by name.
  */
 export function chromiumArgs(webgpu: boolean): string[] {
   return [

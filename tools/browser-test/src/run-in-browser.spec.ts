@@ -15,6 +15,7 @@ describe.skipIf(!chromium)('runInBrowser', () => {
     const { value, console: lines } = await runInBrowser<{
       secure: boolean;
       adapter: string | null;
+      fallback: boolean | null;
       answer: number;
     }>({
       entry: join(here, 'test-support', 'ok-entry.ts'),
@@ -22,6 +23,8 @@ describe.skipIf(!chromium)('runInBrowser', () => {
     expect(value.answer).toBe(42);
     expect(value.secure).toBe(true);
     expect(value.adapter).toBe('swiftshader');
+    // Chromium marks SwiftShader as a fallback (software) adapter, which setupBackend('auto') passes over.
+    expect(value.fallback).toBe(true);
     expect(lines).toContain('log: hello from the page');
   });
 

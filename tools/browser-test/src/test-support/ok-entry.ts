@@ -1,8 +1,18 @@
 // A page that reports what the harness promises: a secure context, a WebGPU adapter, working module code.
-export default async function run(): Promise<{ secure: boolean; adapter: string | null; answer: number }> {
+interface AdapterInfo {
+  architecture?: string;
+  isFallbackAdapter?: boolean;
+}
+
+export default async function run(): Promise<{
+  secure: boolean;
+  adapter: string | null;
+  fallback: boolean | null;
+  answer: number;
+}> {
   const gpu = (
     navigator as unknown as {
-      gpu?: { requestAdapter(): Promise<{ info?: { architecture?: string } } | null> };
+      gpu?: { requestAdapter(): Promise<{ info?: AdapterInfo; isFallbackAdapter?: boolean } | null> };
     }
   ).gpu;
   const adapter = gpu ? await gpu.requestAdapter() : null;
@@ -10,6 +20,7 @@ export default async function run(): Promise<{ secure: boolean; adapter: string 
   return {
     secure: isSecureContext,
     adapter: adapter ? (adapter.info?.architecture ?? 'unknown') : null,
+    fallback: adapter ? (adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? null) : null,
     answer: 6 * 7,
   };
 }
