@@ -100,3 +100,24 @@ describe('matMulFrozenRight with a persistent right operand', () => {
     tf.dispose([w, x]);
   });
 });
+
+describe('matMulFrozenRight with a pre-transposed right operand', () => {
+  it('gives the same gradient, multiplying dy by the given transpose instead of transposing per call', async () => {
+    const w = tf.randomNormal([6, 5], 0, 1, 'float32', 5);
+    const wT = tf.transpose(w);
+    const x = tf.randomNormal([4, 6], 0, 1, 'float32', 6);
+    const gradient = (options: { persistent?: boolean; transposed?: tf.Tensor }) =>
+      tf.grad((v: tf.Tensor) => tf.sum(tf.square(matMulFrozenRight(v as tf.Tensor2D, w, options))));
+    const transposesIn = async (options: { persistent?: boolean; transposed?: tf.Tensor }) => {
+      const info = await tf.profile(() => gradient(options)(x));
+      tf.dispose(info.result as tf.Tensor);
+      return info.kernels.filter((k) => k.name === 'Transpose').length;
+    };
+    const plain = gradient({ persistent: true })(x);
+    const pre = gradient({ transposed: wT })(x);
+    expect(pre.arraySync()).toEqual(plain.arraySync());
+    expect(await transposesIn({ persistent: true })).toBe(1);
+    expect(await transposesIn({ transposed: wT })).toBe(0);
+    tf.dispose([w, wT, x, plain, pre]);
+  });
+});

@@ -34,6 +34,12 @@ export interface FrozenRightOptions {
    * weight every call.
    */
   readonly persistent?: boolean;
+  /**
+   * bᵀ, kept by the caller as long as `b` (implies `persistent`): the backward pass multiplies dy by it
+   * instead of transposing `b` on every call. A frozen right operand never changes, so its transpose can be
+   * made once; per call it is a full copy of `b` each training step.
+   */
+  readonly transposed?: tf.Tensor;
 }
 
 /**
@@ -48,11 +54,13 @@ export function matMulFrozenRight<T extends tf.Tensor>(
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
     // `b` may be a temporary of the caller's tidy scope (e.g. a slice); saving keeps it for backward.
-    if (!options.persistent) save([b]);
+    const { transposed } = options;
+    const persistent = options.persistent || transposed !== undefined;
+    if (!persistent) save([b]);
     return {
       value: tf.matMul(x, b),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        reduceTo(tf.matMul(dy as tf.Tensor, swapLastTwo(options.persistent ? b : saved[0]!)), a.shape),
+        reduceTo(tf.matMul(dy as tf.Tensor, transposed ?? swapLastTwo(persistent ? b : saved[0]!)), a.shape),
     };
   });
   return op(a) as T;

@@ -186,8 +186,9 @@ describe('VeRA projection slices', () => {
       tf.dispose([value, ...Object.values(grads)]);
     };
     step();
-    // p (out 5, in 7) needs A cut to 7 columns; q (out 3, in 9) needs B cut to 3 rows; the full widths need none.
-    expect([...shared.slices.keys()].sort()).toEqual(['a:7', 'b:3']);
+    // p (out 5, in 7) needs A cut to 7 columns; q (out 3, in 9) needs B cut to 3 rows; the full widths need no
+    // slice. The backward pass reads the transposes (A_s [r, in], B_s [out, r]) of every width, made once.
+    expect([...shared.slices.keys()].sort()).toEqual(['A:7', 'A:9', 'B:3', 'B:5', 'a:7', 'b:3']);
     const held = tf.memory().numTensors;
     step();
     step();

@@ -2,7 +2,7 @@ import { adapterDropout, adapterRandomNormal, type MethodLayer } from '@peft/ada
 import { Module, matMulFrozenRight } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { VeraConfig } from './config.js';
-import { projectionSlice, type VeraSharedState } from './model.js';
+import { projectionSlice, projectionSliceTransposed, type VeraSharedState } from './model.js';
 
 /**
  * VeRA on one linear layer (PEFT's `vera.Linear` for one adapter):
@@ -51,9 +51,19 @@ export class VeraLayer extends Module implements MethodLayer {
       // Masks come from the adapter stream, so a seeded run (`seedAdapterRandom`) repeats exactly.
       if (this.training) x2d = adapterDropout(x2d, this.dropout);
       const { aT, bT } = this.slices();
-      // The slices live as long as the projections: the backward pass reads them, no clone is saved.
-      const down = tf.mul(matMulFrozenRight(x2d, aT, { persistent: true }), this.lambdaD);
-      const delta = tf.mul(matMulFrozenRight(down as tf.Tensor2D, bT, { persistent: true }), this.lambdaB);
+      // The slices and their transposes live as long as the projections: the backward pass multiplies by the
+      // transposes, made once per width, instead of saving a clone or transposing every step.
+      const p = this.shared.projections;
+      const down = tf.mul(
+        matMulFrozenRight(x2d, aT, { transposed: projectionSliceTransposed(p, 'a', this.inFeatures) }),
+        this.lambdaD,
+      );
+      const delta = tf.mul(
+        matMulFrozenRight(down as tf.Tensor2D, bT, {
+          transposed: projectionSliceTransposed(p, 'b', this.outFeatures),
+        }),
+        this.lambdaB,
+      );
       return tf.add(result, tf.reshape(delta, [...lead, this.outFeatures]));
     });
   }

@@ -25,7 +25,8 @@ export interface VeraProjectionTensors {
   readonly maxOut: number;
   refs: number;
   /**
-   * Slices for the layer widths in use (`a:<in>` [in, r], `b:<out>` [r, out]), made once and shared by every
+   * Slices for the layer widths in use (`a:<in>` [in, r], `b:<out>` [r, out], and their transposes `A:<in>`
+   * [r, in] and `B:<out>` [out, r], which the backward pass multiplies by), made once and shared by every
    * layer of that width: a model has a handful of widths, while slicing per call made two copies per layer
    * and call (the slice and the clone a gradient saves of it), over a gigabyte per step at SmolLM2's size.
    */
@@ -46,6 +47,25 @@ export function projectionSlice(p: VeraProjectionTensors, which: 'a' | 'b', widt
     p.slices.set(key, slice);
   }
   return slice;
+}
+
+/**
+ * The transpose of `projectionSlice(p, which, width)` (A_s [r, in] or B_s [out, r]), cached beside it: the backward
+ * pass multiplies by it every step, and transposing the forward slice there copied every projection per layer.
+ */
+export function projectionSliceTransposed(
+  p: VeraProjectionTensors,
+  which: 'a' | 'b',
+  width: number,
+): tf.Tensor2D {
+  const key = `${which.toUpperCase()}:${width}`;
+  let transposed = p.slices.get(key);
+  if (!transposed) {
+    const forward = projectionSlice(p, which, width);
+    transposed = tf.keep(tf.transpose(forward) as tf.Tensor2D);
+    p.slices.set(key, transposed);
+  }
+  return transposed;
 }
 
 /** One adapter's handle on the projections (replaced when the adapter loads its own saved ones). */
