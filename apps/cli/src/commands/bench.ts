@@ -11,6 +11,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchCase[]> }>> = {
   'bnb4-dequantize': () => import('../bench/bnb4-dequantize.js'),
   'bnb4-quantize': () => import('../bench/bnb4-quantize.js'),
   'finetune-shapes': () => import('../bench/finetune-shapes.js'),
+  'generate-shapes': () => import('../bench/generate-shapes.js'),
 };
 
 export interface BenchReport {
