@@ -36,6 +36,7 @@ export {
 export { MODEL_PRESETS, type ModelPresetName, modelPreset } from './presets.js';
 export { loadPretrained, type PretrainedFiles, type PretrainedModel } from './pretrained.js';
 export { type NamedBlob, pretrainedFilesFromBlobs } from './pretrained-blobs.js';
+export { type LoadQuantization, quantizeOnLoad } from './quantize-on-load.js';
 export { createRandomModel, randomStateDict } from './random-model.js';
 export { randomTokenizerJson } from './random-tokenizer.js';
 export { inverseFrequencies } from './rope.js';

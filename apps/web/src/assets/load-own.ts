@@ -1,11 +1,10 @@
 // The user's own model folder and JSONL files, chosen in the page and handed to the worker as Blobs.
-import { ConfigError } from '@peft/core';
-import { loadPretrained, type NamedBlob, pretrainedFilesFromBlobs } from '@peft/models';
+import { ConfigError, getQuantizer } from '@peft/core';
+import { loadPretrained, type NamedBlob, pretrainedFilesFromBlobs, quantizeOnLoad } from '@peft/models';
 import '@peft/quant-bnb4'; // a `*-bnb-4bit` folder's layers load as 4-bit layers
 import { type DataRow, decodeJsonl, parseDataRows } from '@peft/training';
 import type { EmitRunEvent } from '../finetune/events.js';
 import type { OwnRunInputs } from '../finetune/run.js';
-import { quantizeOnLoad } from './quantize-on-load.js';
 import { withReadProgress } from './read-progress.js';
 
 /** What the page sends: the folder's files and the data files. */
@@ -44,14 +43,14 @@ export async function loadOwnFiles(
   emit({ type: 'phase', text: 'Opening the model folder' });
   const pretrained = await pretrainedFilesFromBlobs(files.model);
   const total = pretrained.source.keys().length;
-  const onLoad = quantize === 'none' ? null : quantizeOnLoad(quantize);
+  const onLoad = quantize === 'none' ? null : quantizeOnLoad(getQuantizer(quantize));
   const quantizing = onLoad ? `, quantizing its linear layers to ${quantize.toUpperCase()}` : '';
   emit({ type: 'phase', text: `Loading ${total} tensors of ${pretrained.name ?? 'the model'}${quantizing}` });
   emit({ type: 'progress', done: 0, total, unit: 'tensors' });
   const source = withReadProgress(pretrained.source, (done) =>
     emit({ type: 'progress', done, total, unit: 'tensors' }),
   );
-  const loaded = await loadPretrained({ ...pretrained, source }, onLoad ? { quantizeLinear: onLoad.hook } : {});
+  const loaded = await loadPretrained({ ...pretrained, source }, onLoad ? { quantizeLinear: onLoad.quantizeLinear } : {});
   return {
     model: loaded.model,
     tokenizer: loaded.tokenizer,

@@ -6,7 +6,7 @@ import {
 } from '@peft/adapter-bridge';
 import type { BackendName } from '@peft/backends';
 import { getQuantizer, isLinear, isOutputHead, quantizeLinears } from '@peft/core';
-import type { LlamaForCausalLM, TextTokenizer } from '@peft/models';
+import type { LlamaForCausalLM, LoadQuantization, TextTokenizer } from '@peft/models';
 import '@peft/quant-bnb4'; // registers the "nf4" and "fp4" quantizers
 import {
   type DataRow,
@@ -17,7 +17,6 @@ import {
 } from '@peft/training';
 import { attachNewAdapter, evaluableModel, RunRandomStream, trainableAdapter } from '@peft/training/adapters';
 import * as tf from '@tensorflow/tfjs-core';
-import { BNB_OPTIONS, type LoadQuantization } from '../assets/quantize-on-load.js';
 import type { RunOptions } from '../options.js';
 import { pageAdapterConfig } from './adapter-config.js';
 import { activate, type BackendPlan, fetchToHost } from './backends.js';
@@ -111,7 +110,7 @@ async function quantize(
       for (const [i, path] of targets.entries()) {
         emit({ type: 'progress', done: i, total: targets.length, unit: 'layers' });
         await nextTurn();
-        quantized.push(...quantizeLinears(model, quantizer, BNB_OPTIONS, (p) => p !== path));
+        quantized.push(...quantizeLinears(model, quantizer, {}, (p) => p !== path));
       }
       emit({ type: 'progress', done: targets.length, total: targets.length, unit: 'layers' });
     }

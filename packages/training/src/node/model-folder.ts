@@ -2,18 +2,15 @@
 // optional on-the-fly quantization of its linear layers by any registered quantizer.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError, getQuantizer, isLinear } from '@peft/core';
 import {
-  ConfigError,
-  DenseLinear,
-  getQuantizer,
-  type HostTensor,
-  isLinear,
-  isOutputHead,
-  toFloat32,
-} from '@peft/core';
-import type { GenerateOptions, LlamaConfig, LlamaForCausalLM, TextTokenizer } from '@peft/models';
+  type GenerateOptions,
+  type LlamaConfig,
+  type LlamaForCausalLM,
+  quantizeOnLoad,
+  type TextTokenizer,
+} from '@peft/models';
 import { loadPretrainedFolder } from '@peft/models/node';
-import * as tf from '@tensorflow/tfjs-core';
 
 /** How to quantize the base model's linear layers on load (the `--quantize` flags in camelCase). */
 export interface QuantizeOptions {
@@ -86,48 +83,16 @@ export function linearSchemes(model: LlamaForCausalLM): Record<string, number> {
 export async function loadModelFolder(dir: string, options: QuantizeOptions = {}): Promise<BaseModel> {
   await assertModelFolder(dir);
   const name = options.quantize ?? 'none';
-  const quantizer = name === 'none' ? null : getQuantizer(name);
-  const quantizeOptions = quantizer ? quantizer.resolveOptions(givenQuantizeOptions(options)) : null;
-  const quantizedLayers: string[] = [];
-  // Quantized while loading, one layer at a time: the dense copy of a weight lives only until its
-  // quantized layer exists, so the whole dense model is never held.
-  const loaded = await loadPretrainedFolder(
-    dir,
-    quantizer && quantizeOptions
-      ? {
-          quantizeLinear: (weight: HostTensor, { path, bias }) => {
-            if (isOutputHead(path)) return null;
-            const dense = denseFromHost(weight, bias);
-            try {
-              const layer = quantizer.quantize(dense, quantizeOptions, path);
-              quantizedLayers.push(path);
-              return layer;
-            } finally {
-              dense.dispose();
-            }
-          },
-        }
-      : {},
-  );
+  const onLoad = name === 'none' ? null : quantizeOnLoad(getQuantizer(name), givenQuantizeOptions(options));
+  const loaded = await loadPretrainedFolder(dir, onLoad ? { quantizeLinear: onLoad.quantizeLinear } : {});
   return {
     dir,
     model: loaded.model,
     config: loaded.config,
     tokenizer: loaded.tokenizer,
     generationDefaults: loaded.generationDefaults,
-    quantizedLayers,
+    quantizedLayers: onLoad?.result.paths ?? [],
     schemes: linearSchemes(loaded.model),
-    quantization: quantizer && quantizeOptions ? { type: quantizer.name, options: quantizeOptions } : null,
+    quantization: onLoad ? { type: onLoad.result.quantizer, options: onLoad.result.options } : null,
   };
-}
-
-function denseFromHost(weight: HostTensor, bias: HostTensor | null): DenseLinear {
-  const [out, inFeatures] = weight.shape as [number, number];
-  const w = tf.tensor2d(toFloat32(weight), [out, inFeatures]);
-  const b = bias ? tf.tensor1d(toFloat32(bias)) : null;
-  try {
-    return new DenseLinear(w, b, { storageDType: weight.dtype });
-  } finally {
-    tf.dispose(b ? [w, b] : [w]);
-  }
 }
