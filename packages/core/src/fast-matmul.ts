@@ -59,8 +59,16 @@ export function matMulFrozenRight<T extends tf.Tensor>(
     if (!persistent) save([b]);
     return {
       value: tf.matMul(x, b),
+      // A customGrad's gradient runs outside any per-node scope of the backward pass: without this tidy
+      // the transposed copy of `b` (and, on wasm, the XNNPACK operator packed from it) would live until
+      // the whole backward pass ends, one per layer: for float32 weights, two extra copies of the model.
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        reduceTo(tf.matMul(dy as tf.Tensor, transposed ?? swapLastTwo(persistent ? b : saved[0]!)), a.shape),
+        tf.tidy(() =>
+          reduceTo(
+            tf.matMul(dy as tf.Tensor, transposed ?? swapLastTwo(persistent ? b : saved[0]!)),
+            a.shape,
+          ),
+        ),
     };
   });
   return op(a) as T;
@@ -74,14 +82,16 @@ export function matMulBoth<T extends tf.Tensor>(a: tf.Tensor, b: tf.Tensor): T {
     save([x, y]);
     return {
       value: tf.matMul(x, y),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [xs, ys] = saved as [tf.Tensor, tf.Tensor];
-        const g = dy as tf.Tensor;
-        return [
-          reduceTo(tf.matMul(g, swapLastTwo(ys)), xs.shape),
-          reduceTo(tf.matMul(swapLastTwo(xs), g), ys.shape),
-        ];
-      },
+      // Tidy: the transposed operands are freed at once, not at the end of the backward pass.
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, ys] = saved as [tf.Tensor, tf.Tensor];
+          const g = dy as tf.Tensor;
+          return [
+            reduceTo(tf.matMul(g, swapLastTwo(ys)), xs.shape),
+            reduceTo(tf.matMul(swapLastTwo(xs), g), ys.shape),
+          ];
+        }),
     };
   });
   return op(a, b) as T;
