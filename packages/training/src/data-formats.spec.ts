@@ -91,10 +91,10 @@ describe('input_ids rows with labels', () => {
 
 describe('rows of no accepted format', () => {
   it('name the keys they have and the formats accepted', () => {
-    const parse = () => parseJsonl('{"text": "ok"}\n{"messages": [], "id": 3}\n', 'chat.jsonl');
+    const parse = () => parseJsonl('{"text": "ok"}\n{"msgs": [], "id": 3}\n', 'chat.jsonl');
     expect(parse).toThrow(DataFormatError);
     expect(parse).toThrow(
-      /chat\.jsonl:2: the row matches no accepted format: it has "messages", "id" \(chat "messages" rows are not supported yet.*\{"prompt": \.\.\., "completion": \.\.\.\}/,
+      /chat\.jsonl:2: the row matches no accepted format: it has "msgs", "id"; give .*\{"prompt": \.\.\., "completion": \.\.\.\}/,
     );
   });
 });

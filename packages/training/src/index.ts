@@ -11,6 +11,20 @@ export {
   sequentialBatches,
 } from './batches.js';
 export {
+  ASSISTANT_ROLE,
+  type ChatRow,
+  type ChatTokenizeOptions,
+  checkMessages,
+  tokenizeChat,
+} from './chat-rows.js';
+export {
+  type ChatMessage,
+  ChatTemplate,
+  ChatTemplateError,
+  type ChatTemplateFiles,
+  type RenderOptions,
+} from './chat-template.js';
+export {
   type CheckpointData,
   type CheckpointStore,
   checkTrainerState,
@@ -23,6 +37,7 @@ export { type EvalResult, type EvaluableModel, type EvaluateOptions, evaluate } 
 export { canonicalJson, describeRunDifferences, fingerprintHash, sha256Hex } from './fingerprint.js';
 export {
   asTrainingExample,
+  type ChatOptions,
   DataFormatError,
   type DataRow,
   decodeJsonl,

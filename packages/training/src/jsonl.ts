@@ -1,4 +1,6 @@
 import { PeftError } from '@peft/core';
+import { type ChatRow, checkMessages, tokenizeChat } from './chat-rows.js';
+import { type ChatTemplate, ChatTemplateError } from './chat-template.js';
 import { encodeTruncated } from './truncated-encode.js';
 
 /** A JSONL line is malformed, too long, not UTF-8, matches no accepted row format, or leaves nothing to learn. */
@@ -26,7 +28,7 @@ export interface PromptCompletionRow {
 }
 
 /** Any row a data file may hold (`parseDataRows`); `JsonlRow` is the subset `parseJsonl` returns. */
-export type DataRow = JsonlRow | PromptCompletionRow;
+export type DataRow = JsonlRow | PromptCompletionRow | ChatRow;
 
 /** The label of a token that contributes no loss (prompt tokens, padding), as in PyTorch and transformers. */
 export const IGNORE_LABEL = -100;
@@ -55,7 +57,7 @@ function isTokenIds(example: ExampleInput): example is readonly number[] {
 }
 
 const ACCEPTED_FORMATS =
-  '{"text": ...}, {"prompt": ..., "completion": ...} or {"input_ids": [...]} (optionally with "labels": [...])';
+  '{"text": ...}, {"prompt": ..., "completion": ...}, {"messages": [{"role": ..., "content": ...}, ...]} or {"input_ids": [...]} (optionally with "labels": [...])';
 
 /**
  * The longest line read, in characters. A training example is cut to the run's sequence length, so even a
@@ -71,11 +73,11 @@ export const MAX_JSONL_LINE_CHARS = 16 * 2 ** 20;
  */
 export function parseJsonl(content: string, source = 'data.jsonl'): JsonlRow[] {
   return parseDataRows(content, source).map((row) => {
-    if ('prompt' in row) {
+    if ('prompt' in row || 'messages' in row) {
       throw new DataFormatError(
         source,
         row.line ?? 0,
-        'a prompt-completion row, which this reader does not take; give {"text": ...} or {"input_ids": [...]} rows',
+        `a ${'prompt' in row ? 'prompt-completion' : 'chat "messages"'} row, which this reader does not take; give {"text": ...} or {"input_ids": [...]} rows`,
       );
     }
     return row;
@@ -84,7 +86,8 @@ export function parseJsonl(content: string, source = 'data.jsonl'): JsonlRow[] {
 
 /**
  * Parses JSONL rows of `{"text": ...}`, `{"prompt": ..., "completion": ...}` (the loss is taken on the
- * completion only) or `{"input_ids": [...]}` with optional same-length `"labels"` (-100: no loss). Blank lines are skipped; any other
+ * completion only), `{"messages": [{"role": ..., "content": ...}, ...]}` (rendered with the model's chat
+ * template, see `tokenizeExamples`) or `{"input_ids": [...]}` with optional same-length `"labels"` (-100: no loss). Blank lines are skipped; any other
  * problem is an error naming the source and line, since silently dropping rows changes what is trained.
  */
 export function parseDataRows(content: string, source = 'data.jsonl'): DataRow[] {
@@ -121,6 +124,11 @@ export function parseDataRows(content: string, source = 'data.jsonl'): DataRow[]
 /** One row's format, checked; an object that matches none names its keys and the formats accepted. */
 function parseRow(obj: Record<string, unknown>, source: string, line: number): DataRow {
   const fail = (detail: string) => new DataFormatError(source, line, detail);
+  if ('messages' in obj) {
+    const messages = checkMessages(obj.messages);
+    if (typeof messages === 'string') throw fail(`a chat row: ${messages}`);
+    return { messages };
+  }
   if ('prompt' in obj || 'completion' in obj) {
     if (typeof obj.prompt !== 'string' || typeof obj.completion !== 'string') {
       throw fail('a prompt-completion row needs both "prompt" and "completion" strings');
@@ -150,8 +158,7 @@ function parseRow(obj: Record<string, unknown>, source: string, line: number): D
   }
   const keys = Object.keys(obj);
   const has = keys.length > 0 ? `it has ${keys.map((k) => JSON.stringify(k)).join(', ')}` : 'it is empty';
-  const chat = 'messages' in obj ? ' (chat "messages" rows are not supported yet: render them to text)' : '';
-  throw fail(`the row matches no accepted format: ${has}${chat}; give ${ACCEPTED_FORMATS}`);
+  throw fail(`the row matches no accepted format: ${has}; give ${ACCEPTED_FORMATS}`);
 }
 
 /**
@@ -194,6 +201,25 @@ export interface TokenizeOptions {
    * rows: `encode(prompt)` must be the prompt's tokens alone.
    */
   eosTokenId?: number | null;
+  /** How chat (`{"messages"}`) rows are rendered and tokenized; without it a chat row is an error. */
+  chat?: ChatOptions | null;
+}
+
+/** What tokenizing chat rows needs. */
+export interface ChatOptions {
+  /** The model's chat template. */
+  readonly template: ChatTemplate;
+  /**
+   * Encodes rendered text WITHOUT added special tokens: the template writes BOS itself, as transformers'
+   * `apply_chat_template(tokenize=True)` encodes.
+   */
+  readonly encode: (text: string) => number[];
+  /**
+   * Learn the assistant turns only (default true), as TRL's `assistant_only_loss`; false learns every token.
+   * On by default like the completion-only loss of prompt-completion rows: the user's turns are input, not
+   * text the model is meant to write.
+   */
+  readonly assistantOnlyLoss?: boolean;
 }
 
 /**
@@ -233,6 +259,28 @@ export function tokenizeExamples(
     let example: { inputIds: number[]; labels?: number[] };
     if ('text' in row) {
       example = { inputIds: withEos(encodeTruncated(row.text, encode, maxLength)) };
+    } else if ('messages' in row) {
+      const chat = options.chat;
+      if (!chat) {
+        throw new DataFormatError(
+          source,
+          line,
+          'a chat "messages" row needs the model\'s chat template ("chat_template" in tokenizer_config.json or chat_template.jinja); use a model folder that has one, or give {"text": ...} or {"prompt": ..., "completion": ...} rows',
+        );
+      }
+      let result: ReturnType<typeof tokenizeChat>;
+      try {
+        result = tokenizeChat(row, chat.template, chat.encode, {
+          maxLength,
+          assistantOnlyLoss: chat.assistantOnlyLoss ?? true,
+        });
+      } catch (err) {
+        if (err instanceof ChatTemplateError)
+          throw new ChatTemplateError(`${source}:${line}: ${err.message}`);
+        throw err;
+      }
+      if (typeof result === 'string') throw new DataFormatError(source, line, result);
+      example = result;
     } else if ('prompt' in row) {
       const inputIds = withEos(encodeTruncated(row.prompt + row.completion, encode, maxLength));
       const promptLength = encodeTruncated(row.prompt, encode, maxLength).length;

@@ -16,6 +16,7 @@ export {
   type LoadAdapterFolderOptions,
   loadAdapterFolder,
 } from './node/adapters.js';
+export { CHAT_TEMPLATE_FILE, readChatTemplate, TOKENIZER_CONFIG_FILE } from './node/chat-template-file.js';
 export {
   type DataFiles,
   type Dataset,

@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { warn } from '@peft/adapter-bridge';
 import { ConfigError } from '@peft/core';
+import type { ChatTemplate } from '../chat-template.js';
 import {
   DataFormatError,
   decodeJsonl,
@@ -11,10 +12,13 @@ import {
   type TrainingExample,
   tokenizeExamples,
 } from '../jsonl.js';
+import { readChatTemplate } from './chat-template-file.js';
 
-/** What reading text rows needs from a tokenizer (its post-processor adds BOS). */
+/** What reading text rows needs from a tokenizer (its post-processor adds BOS unless told not to). */
 export interface TextEncoder {
-  encode(text: string): number[];
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  /** The parsed tokenizer.json (as `TextTokenizer` keeps it): its special tokens end assistant turns. */
+  readonly files?: { readonly tokenizer: object };
 }
 
 export interface ReadDatasetOptions {
@@ -26,6 +30,15 @@ export interface ReadDatasetOptions {
   maxLength: number;
   /** Appended to every text and completion, so the model learns where an example ends (null: nothing appended). */
   eosTokenId: number | null;
+  /**
+   * The model folder, whose chat template (`readChatTemplate`) renders `{"messages"}` rows; read only when
+   * the file has such rows. `chatTemplate` given instead takes precedence.
+   */
+  modelDir?: string;
+  /** The template for `{"messages"}` rows, when not read from `modelDir`. */
+  chatTemplate?: ChatTemplate | null;
+  /** Chat rows learn only the assistant turns (default true); false learns every token. */
+  assistantOnlyLoss?: boolean;
 }
 
 export interface Dataset {
@@ -89,9 +102,10 @@ async function isFile(path: string): Promise<boolean> {
 
 /**
  * Reads a JSONL file (or a data folder's `train.jsonl`, see `resolveDataFiles`) of `{"text": ...}`,
- * `{"prompt": ..., "completion": ...}` or `{"input_ids": [...], "labels"?: [...]}` rows. Text is encoded
- * with the tokenizer and gets EOS appended; a prompt-completion row learns only the completion (and EOS),
- * see `tokenizeExamples`; id rows are used as given. A bad line (invalid UTF-8 included) is a
+ * `{"prompt": ..., "completion": ...}`, `{"messages": [...]}` or `{"input_ids": [...], "labels"?: [...]}`
+ * rows. Text is encoded with the tokenizer and gets EOS appended; a prompt-completion row learns only the
+ * completion (and EOS), see `tokenizeExamples`; a chat row is rendered with the model's chat template and
+ * learns its assistant turns (see `tokenizeChat`); id rows are used as given. A bad line (invalid UTF-8 included) is a
  * `DataFormatError` naming `file:line`. Rows of fewer than 2 tokens predict no token: they are left out
  * with one warning counting them (as a trainer that masks them would learn nothing from them), and a file
  * where none remains is an error.
@@ -106,14 +120,30 @@ export async function readDataset(data: string, options: ReadDatasetOptions): Pr
   }
   const text = decodeJsonl(bytes, path);
   const rows = parseDataRows(text, path);
-  const textRow = rows.find((row) => 'text' in row || 'prompt' in row);
+  const textRow = rows.find((row) => !('input_ids' in row));
   const { tokenizer } = options;
   if (textRow && !tokenizer) {
+    const key = 'text' in textRow ? 'text' : 'prompt' in textRow ? 'prompt' : 'messages';
     throw new DataFormatError(
       path,
       textRow.line ?? 0,
-      `a "${'text' in textRow ? 'text' : 'prompt'}" row needs the model folder's tokenizer.json, and this model has none; add tokenizer.json ` +
+      `a "${key}" row needs the model folder's tokenizer.json, and this model has none; add tokenizer.json ` +
         'or give {"input_ids": [...]} rows',
+    );
+  }
+  const chatRow = rows.find((row) => 'messages' in row);
+  const chatTemplate =
+    options.chatTemplate ??
+    (chatRow && options.modelDir !== undefined
+      ? await readChatTemplate(options.modelDir, tokenizer?.files?.tokenizer)
+      : null);
+  if (chatRow && !chatTemplate) {
+    const model = options.modelDir ?? 'the model folder';
+    throw new DataFormatError(
+      path,
+      chatRow.line ?? 0,
+      `a chat "messages" row needs the model's chat template, and ${model} has none (no "chat_template" in tokenizer_config.json, no chat_template.jinja); ` +
+        'render the conversations to {"text": ...} or {"prompt": ..., "completion": ...} rows, or use a model folder with a chat template',
     );
   }
   const all = tokenizeExamples(rows, (value) => tokenizer!.encode(value), {
@@ -121,6 +151,13 @@ export async function readDataset(data: string, options: ReadDatasetOptions): Pr
     vocabSize: options.vocabSize,
     source: path,
     eosTokenId: options.eosTokenId,
+    chat: chatTemplate
+      ? {
+          template: chatTemplate,
+          encode: (value) => tokenizer!.encode(value, { addSpecialTokens: false }),
+          assistantOnlyLoss: options.assistantOnlyLoss ?? true,
+        }
+      : null,
   });
   const examples: TrainingExample[] = [];
   const sequences: number[][] = [];

@@ -10,8 +10,10 @@ import { loadModelFolder, type QuantizeOptions } from './model-folder.js';
 export interface EvaluateFolderOptions extends QuantizeOptions, BackendOptions {
   /** The Hugging Face model folder. */
   model: string;
-  /** JSONL of `{"text": ...}` or `{"input_ids": [...]}` rows. */
+  /** JSONL of `{"text"}`, `{"prompt", "completion"}`, `{"messages"}` or `{"input_ids", "labels"?}` rows. */
   data: string;
+  /** Chat rows count the loss of their assistant turns only (default true), as `finetune` trains them. */
+  assistantOnlyLoss?: boolean;
   /** A PEFT adapter folder to apply. */
   adapter?: string;
   /** Sequences per forward pass (default 8). */
@@ -37,8 +39,12 @@ export async function evaluateFolder(options: EvaluateFolderOptions): Promise<Ev
       vocabSize: config.vocabSize,
       maxLength: seqLen,
       eosTokenId: eos,
+      modelDir: options.model,
+      ...(options.assistantOnlyLoss === undefined ? {} : { assistantOnlyLoss: options.assistantOnlyLoss }),
     });
-    return await evaluate(evaluableModel(model), data.sequences, {
+    // The examples, labels included: the loss is taken on the tokens a run learns (completions, assistant
+    // turns), as finetune's eval and test losses are.
+    return await evaluate(evaluableModel(model), data.examples, {
       batchSize: options.batchSize ?? 8,
       seqLen,
       padTokenId: config.padTokenId ?? eos ?? 0,

@@ -25,6 +25,7 @@ import { adapterConfigAsJson, readAdapterConfigFile } from './adapter-config-fil
 import { loadAdapterFolder } from './adapters.js';
 import { readDataset, resolveDataFiles } from './dataset.js';
 import { FileCheckpointStore } from './file-checkpoint-store.js';
+import { asOutOfMemory, checkTrainingMemory } from './memory-check.js';
 import { MetricsLog } from './metrics-log.js';
 import { modelFolderFingerprint } from './model-fingerprint.js';
 import { loadModelFolder, type QuantizeOptions } from './model-folder.js';
@@ -68,12 +69,17 @@ export interface FinetuneOptions
   /** The Hugging Face model folder. */
   model: string;
   /**
-   * Training data: a JSONL file of `{"text"}`, `{"prompt", "completion"}` or `{"input_ids", "labels"?}` rows,
+   * Training data: a JSONL file of `{"text"}`, `{"prompt", "completion"}`, `{"messages"}` or `{"input_ids", "labels"?}` rows,
    * or a folder holding `train.jsonl` (and `valid.jsonl`, the eval data when `evalData` is not given).
    */
   data: string;
   /** Held-out data, evaluated every `evalEvery` steps and at the end. */
   evalData?: string;
+  /**
+   * Chat (`{"messages"}`) rows, rendered with the model's chat template, learn only the assistant turns
+   * (default true, as prompt-completion rows learn only the completion); false learns every token.
+   */
+  assistantOnlyLoss?: boolean;
   /** Receives `checkpoint-<step>/` folders and, at the end, the adapter. */
   output: string;
   /** Take the new adapter from a PEFT adapter_config.json (a path) or a config object, instead of the method options. */
@@ -281,7 +287,11 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
   const store = new FileCheckpointStore(options.output);
   const clearPrevious = await inspectOutput(store, options.resume ?? false, options.overwrite ?? false);
   await ensureBackend(options);
-  const base = await loadModelFolder(options.model, options);
+  // Refused here, before any weight is read, when the plan's estimate cannot fit the wasm heap.
+  const memorySettings = await checkTrainingMemory(options, adapterConfig);
+  const base = await loadModelFolder(options.model, options).catch((error: unknown) => {
+    throw asOutOfMemory(error, 'while loading the model', memorySettings);
+  });
   const { model, config } = base;
   let peft: PeftModel | null = null;
   try {
@@ -296,6 +306,8 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
       vocabSize: config.vocabSize,
       maxLength: args.seqLen,
       eosTokenId: eos,
+      modelDir: options.model,
+      ...(options.assistantOnlyLoss === undefined ? {} : { assistantOnlyLoss: options.assistantOnlyLoss }),
     };
     const dataFiles = await resolveDataFiles(options.data);
     const trainSet = await readDataset(dataFiles.train, dataOptions);
@@ -307,6 +319,8 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
       model: await modelFolderFingerprint(options.model),
       quantize: base.quantization ? { type: base.quantization.type, ...base.quantization.options } : 'none',
       train_data_sha256: await sha256Hex(trainSet.text),
+      // Recorded only when off, so runs that never set it keep their fingerprint.
+      ...(options.assistantOnlyLoss === false ? { assistant_only_loss: false } : {}),
       adapter: adapterConfigAsJson(adapterConfig),
       ...(start ? { start_from_sha256: start.weightsSha256 } : {}),
     };
@@ -337,6 +351,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
     let tokensPerSecond = 0;
     const callbacks = options.callbacks ?? {};
     const trainable = trainableAdapter(model, peft, random);
+    let stepsDone = resumeFrom?.state.global_step ?? 0;
     const result = await train({
       model: trainable,
       train: trainSet.examples,
@@ -350,6 +365,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
       callbacks: {
         ...callbacks,
         onStep: (progress) => {
+          stepsDone = progress.step;
           peakTfBytes = Math.max(peakTfBytes, progress.tfBytes);
           metrics.append({
             step: progress.step,
@@ -381,6 +397,8 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
             schemes: base.schemes,
           }),
       },
+    }).catch((error: unknown) => {
+      throw asOutOfMemory(error, `in training step ${stepsDone + 1}`, memorySettings);
     });
     let adapterDir: string | null = null;
     let test: EvalResult | null = null;
@@ -414,7 +432,10 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
       gradientCheckpointing: options.gradientCheckpointing ?? false,
     };
   } finally {
-    if (peft) peft.dispose();
-    else model.dispose();
+    // After a wasm abort the heap is gone and disposing throws: keep the error that got us here.
+    try {
+      if (peft) peft.dispose();
+      else model.dispose();
+    } catch {}
   }
 }
