@@ -41,7 +41,7 @@ function reference(x: Float32Array, shape: number[], positions: Int32Array): Flo
 
 describe('applyRotary', () => {
   it('equals the half-split formula bit for bit, for every row position (left padding included)', () => {
-    const shape = [2, 3, 5, CONFIG.headDim];
+    const shape: [number, number, number, number] = [2, 3, 5, CONFIG.headDim];
     const x = tf.randomNormal(shape, 0, 3, 'float32', 7) as tf.Tensor4D;
     const positions = Int32Array.from([0, 1, 2, 3, 4, 0, 0, 1, 2, 3]);
     const tables = rotaryTables(CONFIG, positions, 2, 5);
