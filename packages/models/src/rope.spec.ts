@@ -54,7 +54,7 @@ describe('applyRotary', () => {
   });
 
   it('has the gradient of the half-split formula', () => {
-    const shape = [1, 2, 3, CONFIG.headDim];
+    const shape: [number, number, number, number] = [1, 2, 3, CONFIG.headDim];
     const x = tf.randomNormal(shape, 0, 1, 'float32', 8) as tf.Tensor4D;
     const weight = tf.randomNormal(shape, 0, 1, 'float32', 9);
     const tables = rotaryTables(CONFIG, Int32Array.from([3, 4, 5]), 1, 3);
