@@ -10,6 +10,16 @@ import { loadPretrained, type PretrainedModel } from './pretrained.js';
 import { modelStateDict } from './state-dict.js';
 
 export {
+  DEFAULT_DOWNLOAD_INCLUDE,
+  DEFAULT_HUB_URL,
+  type DownloadedFile,
+  type DownloadModelFolderOptions,
+  type DownloadModelFolderReport,
+  type DownloadProgress,
+  downloadModelFolder,
+} from './download/download-model-folder.js';
+export { HubDownloadError, type HubDownloadErrorCode } from './download/errors.js';
+export {
   type CheckpointInput,
   type InputShard,
   isDirectory,
