@@ -53,6 +53,16 @@ export {
   tokenizeExamples,
   tokenizeRows,
 } from './jsonl.js';
+export {
+  formatGiB,
+  isOutOfMemory,
+  isRuntimeOutOfMemory,
+  type MemorySettings,
+  memoryAdvice,
+  type OutOfMemoryDetails,
+  OutOfMemoryError,
+  WASM_HEAP_CEILING_BYTES,
+} from './out-of-memory.js';
 export { type LearningRateSchedule, learningRateAt, type ScheduleKind } from './schedule.js';
 export {
   findResumePoint,

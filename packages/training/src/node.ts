@@ -56,6 +56,7 @@ export {
   samplingOptions,
 } from './node/generate.js';
 export { type InitAdapterOptions, type InitAdapterReport, initAdapter } from './node/init-adapter.js';
+export { asOutOfMemory, checkTrainingMemory, type MemoryCheckOptions } from './node/memory-check.js';
 export { type MergeAdapterOptions, type MergeReport, mergeAdapter } from './node/merge.js';
 export { modelFolderFingerprint } from './node/model-fingerprint.js';
 export {

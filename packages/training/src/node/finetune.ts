@@ -294,6 +294,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
   });
   const { model, config } = base;
   let peft: PeftModel | null = null;
+  let runtimeFailed = false;
   try {
     const method = getPeftMethod(adapterConfig.peft_type);
     const args = resolveTrainingArguments(options, {
@@ -398,6 +399,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
           }),
       },
     }).catch((error: unknown) => {
+      runtimeFailed = true;
       throw asOutOfMemory(error, `in training step ${stepsDone + 1}`, memorySettings);
     });
     let adapterDir: string | null = null;
@@ -432,10 +434,15 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
       gradientCheckpointing: options.gradientCheckpointing ?? false,
     };
   } finally {
-    // After a wasm abort the heap is gone and disposing throws: keep the error that got us here.
-    try {
-      if (peft) peft.dispose();
-      else model.dispose();
-    } catch {}
+    disposeRun(peft ?? model, runtimeFailed);
+  }
+}
+
+/** Frees the model; after a wasm abort the heap is gone and disposing throws: keep the error that got us here. */
+function disposeRun(owner: { dispose(): void }, runtimeFailed: boolean): void {
+  try {
+    owner.dispose();
+  } catch (error) {
+    if (!runtimeFailed) throw error;
   }
 }

@@ -66,6 +66,8 @@ export interface PlanOptions {
   quantize?: string;
   /** The quantizer's options (unset ones take its defaults). */
   quantizeOptions?: Readonly<Record<string, unknown>>;
+  /** Activation checkpointing per decoder layer, as `finetune({ gradientCheckpointing })` (default false). */
+  gradientCheckpointing?: boolean;
 }
 
 export interface PlanReport {
@@ -103,19 +105,42 @@ export interface PlanReport {
     adapter_bytes: number;
   };
   trainable_params: number;
-  /** An estimate of the memory a training run here holds, in bytes (TensorFlow.js keeps floats in float32). */
+  /**
+   * An estimate of the memory a training run on the wasm backend holds, in bytes (TensorFlow.js keeps floats
+   * in float32). `total` estimates the process's peak resident set size; `wasm_heap` the part of it inside
+   * TensorFlow.js' wasm heap, which cannot pass 4 GiB.
+   */
   training_memory: {
     quantize: string;
     batch_size: number;
     seq_len: number;
+    gradient_checkpointing: boolean;
     /** Base weights as held in memory: float32 dense layers, or quantized layers plus float32 embeddings, norms and head. */
     base: number;
+    /**
+     * XNNPACK's packed copies of the float32 weights that are the right operand of a product (each cached
+     * for as long as its weight lives): every dense linear layer, and the output head (a tied head: the
+     * table, for the input gradient).
+     */
+    packed_weights: number;
     /** Trainable tensors, their gradients and AdamW's two moments (4 x 4 bytes per parameter). */
     adapter_and_optimizer: number;
     /** Frozen buffers of the method (VeRA's shared vera_A / vera_B). */
     method_buffers: number;
-    /** Activations kept for the backward pass and the logits with their gradient (estimate). */
+    /**
+     * Peak of the activations and their gradients in a step (TensorFlow.js keeps each activation's gradient
+     * until the backward pass ends): every layer's with no checkpointing, else every layer's input and one
+     * layer recomputed; plus the chunked loss's logits.
+     */
     activations: number;
+    /** The wasm heap at its peak: the above, with the allocator's growth steps and fragmentation. */
+    wasm_heap: number;
+    /** Outside the heap: Node.js and the wasm code, and the 4-bit kernel threads' copies of the packed weights. */
+    outside_heap: number;
+    /** The largest single tensor a step makes (a wasm heap cannot hold one past 4 GiB). */
+    largest_tensor: number;
+    largest_tensor_name: string;
+    /** Estimated peak resident set size: wasm_heap + outside_heap. */
     total: number;
   };
 }
@@ -149,6 +174,58 @@ function methodParameterCounts(
     );
   }
   return method.training.parameterCounts(adapter, targets);
+}
+
+/** The wasm heap over the bytes it holds at its peak: emscripten grows it in steps, and frees leave holes. */
+const HEAP_OVERHEAD = 1.15;
+/** Node.js, V8 and the compiled wasm modules: the resident size of a run before it loads anything. */
+const RUNTIME_BYTES = 160 * 2 ** 20;
+/** The 4-bit kernel threads keep their own copy of most rows of each packed weight (60% on two threads). */
+const KERNEL_MIRROR_SHARE = 0.6;
+/** The chunked loss keeps a chunk's logits near this size (models' DEFAULT_LOSS_CHUNK_BYTES). */
+const LOSS_CHUNK_BYTES = 64 * 2 ** 20;
+
+interface ActivationEstimate {
+  peak: number;
+  largest: number;
+  largestName: string;
+}
+
+/**
+ * Activation bytes of one step at its peak. Per token and layer a decoder layer keeps its norms, q/k/v/o and
+ * their rotary copies (about 10 x hidden), the SwiGLU branch (4 x intermediate), and the attention scores and
+ * probabilities (2 x heads x seq_len); each adapted layer its intermediates (2 x (r + out)). TensorFlow.js keeps
+ * the gradient of each activation until the backward pass ends, so the backward pass doubles them. With
+ * checkpointing only each layer's input (and its gradient) stays, and one layer is rebuilt at a time.
+ */
+function activationBytes(
+  config: LlamaConfig,
+  targets: readonly PlanLinear[],
+  adapter: AdapterConfig,
+  batch: number,
+  seqLen: number,
+  checkpointing: boolean,
+): ActivationEstimate {
+  const { hiddenSize: h, intermediateSize: i, numAttentionHeads: heads, numHiddenLayers: layers } = config;
+  const tokens = batch * seqLen;
+  const r = (adapter as { r?: unknown }).r;
+  const rank = typeof r === 'number' ? r : 8;
+  const adapted = targets.filter((t) => t.path !== OUTPUT_HEAD);
+  const adapterPerToken = adapted.reduce((n, t) => n + 2 * (rank + t.outFeatures), 0) / Math.max(1, layers);
+  const scores = 4 * batch * heads * seqLen * seqLen;
+  const perLayer = 4 * tokens * (10 * h + 4 * i + adapterPerToken) + 2 * scores;
+  const layerInputs = 4 * tokens * h * layers;
+  const chunk = Math.min(LOSS_CHUNK_BYTES, 4 * tokens * config.vocabSize);
+  const loss = 4 * chunk;
+  const peak = checkpointing ? 2 * layerInputs + 3 * perLayer + loss : 2 * layers * perLayer + loss;
+  const candidates: [string, number][] = [
+    ['attention scores', scores],
+    ['embedding table', 4 * config.vocabSize * h],
+    ['loss chunk logits', chunk],
+    ['MLP activation', 4 * tokens * i],
+  ];
+  const [largestName, largest] = candidates.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return { peak, largest, largestName };
 }
 
 /** Sizes of a fine-tuning run for `config` and an adapter config, without loading any weight. */
@@ -189,34 +266,33 @@ export function planFineTuning(config: LlamaConfig, options: PlanOptions): PlanR
   const quantize = options.quantize ?? folderQuantize(config);
   const batch = options.batchSize ?? 1;
   const seqLen = options.seqLen ?? Math.min(512, config.maxPositionEmbeddings);
-  // The loader keeps a tied head as its own transposed float32 copy of the embedding.
-  const tiedCopy = config.tieWordEmbeddings ? config.vocabSize * config.hiddenSize * 4 : 0;
-  let heldBase = total * 4 + tiedCopy;
+  const checkpointing = options.gradientCheckpointing ?? false;
+  // A tied head reads the embedding table itself (no copy); an untied one is a float32 linear layer of its own.
+  let heldBase = total * 4;
+  let quantizedHeld = 0;
   if (quantize !== 'none') {
     const q = getQuantizer(quantize);
-    heldBase = quantizedBytes(q, q.resolveOptions(options.quantizeOptions ?? {}), true) + rest * 4 + tiedCopy;
+    quantizedHeld = quantizedBytes(q, q.resolveOptions(options.quantizeOptions ?? {}), true);
+    heldBase = quantizedHeld + rest * 4;
   }
-  const {
-    hiddenSize: h,
-    intermediateSize: i,
-    numAttentionHeads: heads,
-    numHiddenLayers: layers,
-    vocabSize: v,
-  } = config;
-  // Per token and layer: norms, q/k/v/o and their rotary copies, attention scores and probabilities, the
-  // SwiGLU branch; then logits, their softmax and gradient.
-  const activations = 4 * batch * seqLen * (layers * (10 * h + 4 * i + 2 * heads * seqLen) + 3 * v);
+  const { hiddenSize: h, vocabSize: v } = config;
+  const denseWeights = quantize === 'none' ? quantizedWeights : 0;
+  const packedWeights = 4 * (denseWeights + h * v);
+  const activations = activationBytes(config, targets, options.adapter, batch, seqLen, checkpointing);
   const adapterAndOptimizer = 16 * trainable;
   const buffers = 4 * sizes.frozenBuffers;
+  const inHeap = heldBase + packedWeights + adapterAndOptimizer + buffers + activations.peak;
+  const wasmHeap = Math.round(inHeap * HEAP_OVERHEAD);
+  const outsideHeap = RUNTIME_BYTES + Math.round(KERNEL_MIRROR_SHARE * quantizedHeld);
   const r = (options.adapter as { r?: unknown }).r;
 
   return {
     model: {
       model_type: config.modelType,
       hidden_size: h,
-      intermediate_size: i,
-      num_hidden_layers: layers,
-      num_attention_heads: heads,
+      intermediate_size: config.intermediateSize,
+      num_hidden_layers: config.numHiddenLayers,
+      num_attention_heads: config.numAttentionHeads,
       num_key_value_heads: config.numKeyValueHeads,
       vocab_size: v,
       tie_word_embeddings: config.tieWordEmbeddings,
@@ -238,11 +314,17 @@ export function planFineTuning(config: LlamaConfig, options: PlanOptions): PlanR
       quantize,
       batch_size: batch,
       seq_len: seqLen,
+      gradient_checkpointing: checkpointing,
       base: heldBase,
+      packed_weights: packedWeights,
       adapter_and_optimizer: adapterAndOptimizer,
       method_buffers: buffers,
-      activations,
-      total: heldBase + adapterAndOptimizer + buffers + activations,
+      activations: activations.peak,
+      wasm_heap: wasmHeap,
+      outside_heap: outsideHeap,
+      largest_tensor: activations.largest,
+      largest_tensor_name: activations.largestName,
+      total: wasmHeap + outsideHeap,
     },
   };
 }
@@ -276,6 +358,7 @@ export interface PlanFolderOptions extends MethodOptions, QuantizeOptions {
   adapterConfig?: string | AdapterConfig;
   batchSize?: number;
   seqLen?: number;
+  gradientCheckpointing?: boolean;
 }
 
 /** `planFineTuning` for a model folder (or config.json) and method options, as `peft plan` takes them. */
@@ -287,6 +370,9 @@ export async function plan(options: PlanFolderOptions): Promise<PlanReport & { c
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     ...(options.seqLen === undefined ? {} : { seqLen: options.seqLen }),
     ...(options.quantize === undefined ? {} : { quantize: options.quantize }),
+    ...(options.gradientCheckpointing === undefined
+      ? {}
+      : { gradientCheckpointing: options.gradientCheckpointing }),
     quantizeOptions: givenQuantizeOptions(options),
   });
   return { ...report, config_file: file };
