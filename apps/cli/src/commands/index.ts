@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBenchCommand } from './bench.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDequantizeCommand } from './dequantize.js';
+import { registerDownloadCommand } from './download.js';
 import { registerEvalCommand } from './eval.js';
 import { registerFinetuneCommand } from './finetune.js';
 import { registerGenerateCommand } from './generate.js';
@@ -15,6 +16,7 @@ import { registerRandomModelCommand } from './random-model.js';
 /** Each command file exports one `register*Command(program)`; list them here in help order. */
 export const commands: ((program: Command) => void)[] = [
   registerDemoCommand,
+  registerDownloadCommand,
   registerQuantizeCommand,
   registerInspectCommand,
   registerDequantizeCommand,
