@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TextTokenizer } from '@peft/models';
 import { loadPretrainedFolder } from '@peft/models/node';
@@ -179,5 +180,38 @@ describe('peft eval', () => {
     const help = await runPeft('eval', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: peft eval [options] <model-dir>');
+  });
+  it("takes chat rows with the model's chat template, the loss on the reply as for a prompt-completion row", async () => {
+    // BOS, the user's text, then the reply and EOS: what {"prompt": "hi", "completion": "yo"} encodes.
+    await writeFile(
+      join(modelDir, 'tokenizer_config.json'),
+      JSON.stringify({
+        add_bos_token: true,
+        bos_token: '<s>',
+        eos_token: '</s>',
+        chat_template:
+          "{{ bos_token }}{% for m in messages %}{% if m.role == 'assistant' %}{{ m.content + eos_token }}{% else %}{{ m.content }}{% endif %}{% endfor %}",
+      }),
+    );
+    const chat = await writeJsonl(join(tmp.dir, 'chat.jsonl'), [
+      {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'yo' },
+        ],
+      },
+    ]);
+    const pc = await writeJsonl(join(tmp.dir, 'pc.jsonl'), [{ prompt: 'hi', completion: 'yo' }]);
+    const evalJson = async (...args: string[]) => {
+      const run = await runPeft('eval', modelDir, '--json', '--backend', 'cpu', '--data', ...args);
+      expect(run.code, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as { loss: number; tokens: number };
+    };
+    // [<s>, ▁, h, i, y, o, </s>]: "y", "o" and "</s>" are learned; without the mask, all 6 after the first.
+    const fromChat = await evalJson(chat);
+    const fromPrompt = await evalJson(pc);
+    expect(fromChat.tokens).toBe(3);
+    expect(fromPrompt).toEqual(fromChat);
+    expect((await evalJson(chat, '--no-assistant-only-loss')).tokens).toBe(6);
   });
 });

@@ -12,7 +12,14 @@ export function registerEvalCommand(program: Command): void {
         'every predicted token’s loss divided by their number',
     )
     .argument('<model-dir>', 'Hugging Face model folder')
-    .requiredOption('--data <file.jsonl>', 'JSONL rows of {"text": ...} or {"input_ids": [...]}')
+    .requiredOption(
+      '--data <file.jsonl>',
+      'JSONL rows of {"text": ...}, {"prompt": ..., "completion": ...}, {"messages": [...]} (rendered with the model\'s chat template) or {"input_ids": [...], "labels"?: [...]}; the loss is taken where fine-tuning takes it',
+    )
+    .option(
+      '--no-assistant-only-loss',
+      'chat {"messages"} rows: count every token of the conversation, not only the assistant turns',
+    )
     .option('--adapter <dir>', 'a PEFT adapter folder to apply')
     .option('--batch-size <n>', 'sequences per forward pass', intArg(1), 8)
     .option(
@@ -31,6 +38,7 @@ export function registerEvalCommand(program: Command): void {
         adapter?: string;
         batchSize: number;
         seqLen?: number;
+        assistantOnlyLoss?: boolean;
         json?: boolean;
       } & BackendOptions &
         Record<string, unknown>,
@@ -45,6 +53,7 @@ export function registerEvalCommand(program: Command): void {
           ...(opts.adapter ? { adapter: opts.adapter } : {}),
           batchSize: opts.batchSize,
           ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
+          assistantOnlyLoss: opts.assistantOnlyLoss ?? true,
           ...quantize,
         });
         process.stdout.write(

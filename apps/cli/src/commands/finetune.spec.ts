@@ -1,4 +1,4 @@
-import { appendFile, cp, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSafetensors } from '@peft/core';
 import { evaluateFolder, type FinetuneOptions, finetune, type MethodOptions } from '@peft/training/node';
@@ -527,6 +527,57 @@ describe('peft finetune', () => {
     expect(run.code).toBe(3);
     expect(run.stderr).toContain('learningRate: 0.01 -> 0.02');
     expect(run.stderr).toContain('steps: 2 -> 3');
+  });
+
+  it('trains on chat rows with the chat template; the assistant-only loss is part of the run, and no template is an error', async () => {
+    const chat = await writeJsonl(join(tmp.dir, 'chat.jsonl'), [
+      {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'a good dog.' },
+        ],
+      },
+      {
+        messages: [
+          { role: 'user', content: 'yo' },
+          { role: 'assistant', content: 'the cat.' },
+        ],
+      },
+    ]);
+    const chatArgs = (out: string, ...extra: string[]) => [
+      'finetune',
+      modelDir,
+      '--data',
+      chat,
+      '-o',
+      out,
+      '--backend',
+      'wasm',
+      '--batch-size',
+      '2',
+      ...extra,
+    ];
+    const out = join(tmp.dir, 'chat-run');
+    const missing = await runPeft(...chatArgs(out, '--steps', '1'));
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/chat\.jsonl:1: a chat "messages" row needs the model's chat template/);
+
+    await writeFile(
+      join(modelDir, 'tokenizer_config.json'),
+      JSON.stringify({
+        add_bos_token: true,
+        bos_token: '<s>',
+        eos_token: '</s>',
+        chat_template:
+          "{{ bos_token }}{% for m in messages %}{{ m.role + ',' + m.content }}{% if m.role == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}",
+      }),
+    );
+    const run = await runPeft(...chatArgs(out, '--steps', '2', '--save-every', '1'));
+    expect(run.code, run.stderr).toBe(0);
+    expect(await readdir(out)).toContain('adapter_model.safetensors');
+    const resumed = await runPeft(...chatArgs(out, '--steps', '2', '--resume', '--no-assistant-only-loss'));
+    expect(resumed.code).toBe(3);
+    expect(resumed.stderr).toContain('assistant_only_loss');
   });
 
   it('a bad JSONL line fails naming file and line, with exit code 3 and nothing written', async () => {

@@ -40,6 +40,7 @@ interface FinetuneCliOptions extends BackendOptions {
   resume?: boolean;
   overwrite?: boolean;
   gradientCheckpointing?: boolean;
+  assistantOnlyLoss?: boolean;
   json?: boolean;
 }
 
@@ -106,11 +107,16 @@ export function registerFinetuneCommand(program: Command): void {
     // --data and --output are required, but may come from --config: checked once the file is read.
     .option(
       '--data <train.jsonl|dir>',
-      'training data: JSONL rows of {"text": ...}, {"prompt": ..., "completion": ...} (loss on the completion only) ' +
+      'training data: JSONL rows of {"text": ...}, {"prompt": ..., "completion": ...} (loss on the completion only), ' +
+        '{"messages": [{"role": ..., "content": ...}, ...]} (rendered with the model\'s chat template; loss on the assistant turns) ' +
         'or {"input_ids": [...], "labels": [...]} (labels optional, -100: no loss); or a folder holding train.jsonl ' +
         'and optionally valid.jsonl (the --eval-data when that is not given)',
     )
     .option('--eval-data <file.jsonl>', 'held-out data, evaluated every --eval-every steps and at the end')
+    .option(
+      '--no-assistant-only-loss',
+      'chat {"messages"} rows: learn every token of the conversation, not only the assistant turns (each reply and its end-of-turn token)',
+    )
     .option(
       '-o, --output <adapter-dir>',
       'where checkpoints (checkpoint-<step>/) and the final adapter (adapter_config.json + adapter_model.safetensors) go',
@@ -253,6 +259,7 @@ export function registerFinetuneCommand(program: Command): void {
         resume: opts.resume ?? false,
         overwrite: opts.overwrite ?? false,
         gradientCheckpointing: opts.gradientCheckpointing ?? false,
+        assistantOnlyLoss: opts.assistantOnlyLoss ?? true,
         signal: controller.signal,
         callbacks: reporter,
       });
