@@ -2,7 +2,7 @@
 // with Node and npm needs no Python `huggingface-cli` to get a checkpoint `loadPretrainedFolder` reads.
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { downloadFile, HubApiError, type ListFileEntry, listFiles } from '@huggingface/hub';
+import type { ListFileEntry } from '@huggingface/hub';
 import { PeftError } from '@peft/core';
 import { writeFileAtomic } from '@peft/core/node';
 import { HubDownloadError } from './errors.js';
@@ -85,7 +85,11 @@ interface SelectedFile extends ExpectedFile {
   readonly localPath: string;
 }
 
+// Loaded on first use: every `peft` command imports this entry, and only `download` needs the Hub client.
+type HubClient = typeof import('@huggingface/hub');
+
 interface HubContext {
+  readonly hub: HubClient;
   readonly repo: string;
   readonly revision: string;
   readonly hubUrl: string;
@@ -110,6 +114,7 @@ export async function downloadModelFolder(
   const revision = options.revision ?? 'main';
   checkRevision(repo, revision);
   const context: HubContext = {
+    hub: await import('@huggingface/hub'),
     repo,
     revision,
     hubUrl: (options.hubUrl ?? nonEmpty(process.env.HF_ENDPOINT) ?? DEFAULT_HUB_URL).replace(/\/+$/, ''),
@@ -179,7 +184,7 @@ function checkedToken(repo: string, token: string | undefined): string | undefin
 async function listRepository(context: HubContext): Promise<ListFileEntry[]> {
   const entries: ListFileEntry[] = [];
   try {
-    for await (const entry of listFiles({
+    for await (const entry of context.hub.listFiles({
       repo: context.repo,
       // listFiles puts the revision into the URL as given; `refs/pr/1` must stay one segment.
       revision: encodeURIComponent(context.revision),
@@ -281,7 +286,7 @@ async function downloadOne(
 ): Promise<void> {
   let blob: Blob | null;
   try {
-    blob = await downloadFile({
+    blob = await context.hub.downloadFile({
       repo: context.repo,
       path: urlPathOf(file.path),
       revision: context.revision,
@@ -400,8 +405,8 @@ function hubError(context: HubContext, error: unknown, file: string | undefined)
   );
 }
 
+// `@huggingface/hub` throws a `HubApiError` carrying the HTTP status as `statusCode`.
 function statusOf(error: unknown): number | undefined {
-  if (error instanceof HubApiError) return error.statusCode;
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof status === 'number' ? status : undefined;
 }
