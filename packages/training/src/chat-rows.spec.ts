@@ -213,6 +213,18 @@ describe('chat rows that cannot be used', () => {
   });
 });
 
+describe('hostile chat rows', () => {
+  it('a row of many empty turns renders a bounded number of prefixes (no quadratic blow-up)', () => {
+    const bare = new ChatTemplate('{% for m in messages %}{{ m.content }}{% endfor %}', {}, [], 'bare');
+    const turns = Array.from({ length: 20_000 }, () => ({ role: 'assistant', content: '' }));
+    const row = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, ...turns] });
+    // Nothing is learned (the replies are empty), which is the row's error, not a hang.
+    expect(() => chatExamples(row, { template: bare }, 16)).toThrow(
+      /the assistant turns hold no token to learn/,
+    );
+  });
+});
+
 describe('ChatTemplate.fromFiles', () => {
   it('passes the special tokens as transformers does, AddedToken objects included', () => {
     const template = ChatTemplate.fromFiles({

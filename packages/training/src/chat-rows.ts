@@ -82,6 +82,10 @@ export function tokenizeChat(
   let learned = 0;
   let firstStart = 0;
   for (let i = 0; i < messages.length; i++) {
+    // Every real template writes at least one token per message (its role header), so message i starts at
+    // token i or later: past maxLength all is cut. This also bounds the prefix renders of a hostile row of
+    // many empty messages (each render costs its prefix's length) to maxLength of them.
+    if (i >= maxLength) break;
     if (messages[i]!.role !== ASSISTANT_ROLE) continue;
     assistantTurns++;
     const before = messages.slice(0, i);
@@ -105,8 +109,11 @@ export function tokenizeChat(
   if (assistantTurns === 0) {
     return `the conversation has no "${ASSISTANT_ROLE}" message, so an assistant-only loss learns nothing from it; add the reply, or train on every token (--no-assistant-only-loss)`;
   }
+  if (learned === 0 && firstStart < maxLength) {
+    return 'the assistant turns hold no token to learn (empty replies, and the template writes no end-of-turn token); give the replies, or train on every token (--no-assistant-only-loss)';
+  }
   if (learned === 0) {
-    return `the conversation before the first assistant reply takes ${firstStart >= maxLength ? `all ${maxLength}` : firstStart} tokens of the sequence, so none of the reply is left to learn; shorten the conversation or raise the sequence length`;
+    return `the conversation before the first assistant reply takes all ${maxLength} tokens of the sequence, so none of the reply is left to learn; shorten the conversation or raise the sequence length`;
   }
   return { inputIds, labels };
 }
