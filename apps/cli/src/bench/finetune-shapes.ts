@@ -4,8 +4,13 @@
 // float32 model), each in its own process so that each peak RSS is that run's alone.
 //
 // Scale by environment: PEFT_BENCH_PRESET (smollm2-135m, qwen2.5-0.5b, tinyllama-1.1b, llama-3.2-1b),
+// PEFT_BENCH_MODEL (a model folder instead of the preset's random one, e.g. a `peft quantize`d 4-bit folder),
 // PEFT_BENCH_BATCH (default 1), PEFT_BENCH_SEQ (default 64), PEFT_BENCH_STEPS (default 2), PEFT_BENCH_METHOD
-// (vera or lora, default vera). Steps are few and slow at these sizes: the first step is counted too.
+// (vera or lora, default vera), PEFT_BENCH_R (default 256 for VeRA, 16 for LoRA), PEFT_BENCH_RUNS (which runs,
+// comma-separated, default dense,nf4,nf4-checkpointed). Steps are few and slow at these sizes: the first step is
+// counted too. The memory targets in docs/performance.md are these runs, e.g. Qwen2.5-0.5B LoRA r16 at 1 x 1024:
+//   PEFT_BENCH_PRESET=qwen2.5-0.5b PEFT_BENCH_METHOD=lora PEFT_BENCH_SEQ=1024 PEFT_BENCH_STEPS=1 \
+//   PEFT_BENCH_RUNS=nf4-checkpointed pnpm bench --only finetune-shapes
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -70,7 +75,11 @@ export async function run(): Promise<BenchCase[]> {
   const seqLen = Number(setting('PEFT_BENCH_SEQ', '64'));
   const steps = Number(setting('PEFT_BENCH_STEPS', '2'));
   const method = setting('PEFT_BENCH_METHOD', 'vera');
-  const model = await modelFolder(preset);
+  const rank = setting('PEFT_BENCH_R', method === 'vera' ? '256' : '16');
+  const runs = new Set(setting('PEFT_BENCH_RUNS', 'dense,nf4,nf4-checkpointed').split(','));
+  const given = process.env['PEFT_BENCH_MODEL']?.trim();
+  const model = given || (await modelFolder(preset));
+  const name = given ? given.split(/[\\/]/).filter(Boolean).at(-1)! : preset;
   const work = await mkdtemp(join(tmpdir(), 'peft-bench-finetune-'));
   try {
     const data = await trainingData(work, Math.max(8, batch * steps), seqLen);
@@ -80,7 +89,8 @@ export async function run(): Promise<BenchCase[]> {
       data,
       '--method',
       method,
-      ...(method === 'vera' ? ['--r', '256'] : ['--r', '16']),
+      '--r',
+      rank,
       '--target-modules',
       'all-linear',
       '--steps',
@@ -100,9 +110,13 @@ export async function run(): Promise<BenchCase[]> {
     };
     // The baseline may not fit (a dense model's weights and their gradients' copies in wasm's 4 GiB): that
     // is a result too, reported as such.
-    const dense = await measure('dense', ['--quantize', 'none']).catch((error: Error) => error);
-    const nf4 = await measure('nf4', ['--quantize', 'nf4']);
-    const nf4Checkpointed = await measure('nf4-checkpointed', [
+    // A run not asked for is reported as skipped; one that fails (out of memory) is reported as failed.
+    const skipped = (run: string) => new Error(`skipped (PEFT_BENCH_RUNS does not list ${run})`);
+    const maybe = (run: string, extra: string[]) =>
+      runs.has(run) ? measure(run, extra).catch((error: Error) => error) : Promise.resolve(skipped(run));
+    const dense = await maybe('dense', ['--quantize', 'none']);
+    const nf4 = await maybe('nf4', ['--quantize', 'nf4']);
+    const nf4Checkpointed = await maybe('nf4-checkpointed', [
       '--quantize',
       'nf4',
       '--gradient-checkpointing',
@@ -118,10 +132,10 @@ export async function run(): Promise<BenchCase[]> {
             peak_rss_bytes: s.peakRssBytes,
             wasm_heap_bytes: s.wasmHeapBytes,
           };
-    const baseline = `the same run on the dense float32 model (--quantize none), ${preset}, in its own process`;
+    const baseline = `the same run on the dense float32 model (--quantize none), ${name}, in its own process`;
     return [nf4, nf4Checkpointed].map((ours, i) =>
       benchCase({
-        name: `finetune ${preset} ${method} all-linear, nf4${i === 1 ? ' + gradient checkpointing' : ''} (ms per token)`,
+        name: `finetune ${name} ${method} r${rank} all-linear, nf4${i === 1 ? ' + gradient checkpointing' : ''} (ms per token)`,
         shape,
         ours_ms: msPerToken(ours),
         baseline_ms: msPerToken(dense),
