@@ -291,6 +291,10 @@ async function downloadOne(
       path: urlPathOf(file.path),
       revision: context.revision,
       hubUrl: context.hubUrl,
+      // Plain HTTP: one streamed GET of the resolve URL, following the Hub's redirect to its storage, as
+      // transformers.js and curl download, instead of the Xet protocol's reconstruction of the file from
+      // many chunk requests. This is also the path the offline tests exercise.
+      xet: false,
       ...(context.fetch === undefined ? {} : { fetch: context.fetch }),
       ...(context.accessToken === undefined ? {} : { accessToken: context.accessToken }),
     });
