@@ -89,6 +89,36 @@ describe('ChatML (SmolLM2-Instruct template) messages', () => {
     });
   });
 
+  it('get the default system prompt when they have none, outside the loss', () => {
+    // Independent of the tokenizer: the fixture's ids by character (" " 8, "," 63, a-z 10.., A-Z 36..).
+    const ids = (text: string) =>
+      [...text].map((c) =>
+        c === ' ' ? 8 : c === ',' ? 63 : c >= 'a' ? c.charCodeAt(0) - 87 : c.charCodeAt(0) - 29,
+      );
+    const system = [
+      1,
+      ...ids('system'),
+      7,
+      ...ids('You are a helpful AI assistant named SmolLM, trained by Hugging Face'),
+      2,
+      7,
+    ];
+    const [example] = chatExamples(
+      '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}',
+      { template: chatml },
+    );
+    expect(example).toEqual({
+      inputIds: [...system, ...USER_HI, ...ASSISTANT_HEADER, 34, 24, 2, 7],
+      labels: [...ignored(system.length + 10 + 11), 34, 24, 2, X],
+    });
+    // Opening with the assistant, the system prompt comes before it only in the whole conversation's render.
+    expect(() =>
+      chatExamples('{"messages": [{"role": "assistant", "content": "yo"}]}', { template: chatml }),
+    ).toThrow(
+      /^chat\.jsonl:1: chatml: the chat template renders the conversation before it \(message 1, an assistant turn\) differently/,
+    );
+  });
+
   it('learn every token without the assistant-only loss (no EOS appended: the template ends turns)', () => {
     const [example] = chatExamples(ROW_1, { template: chatml, assistantOnlyLoss: false });
     expect(example).toEqual({ inputIds: [...SYSTEM_S, ...USER_HI, ...ASSISTANT_HEADER, 34, 24, 2, 7] });

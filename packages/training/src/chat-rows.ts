@@ -54,14 +54,15 @@ export interface ChatTokenizeOptions {
  * Assistant turns are found by rendering prefixes of the conversation, so no knowledge of any one template
  * is needed. For the assistant message i:
  * - its turn starts after `render(messages[:i], add_generation_prompt=true)` (the header the model is
- *   prompted with, e.g. `<|im_start|>assistant\n`), or after `render(messages[:i])` for a template whose
- *   generation prompt is not how it writes the turn;
+ *   prompted with, e.g. `<|im_start|>assistant\n`; a template without a generation prompt renders none, and
+ *   then the header is learned with the reply);
  * - it ends with `render(messages[:i+1])`, cut after the last special token of the turn (ChatML's
  *   `<|im_end|>`, Llama 3's `<|eot_id|>`): the model must learn to emit that token to stop, while text after it
  *   (ChatML's newline) is the next turn's layout, not something it writes. A turn with no special token is
  *   learned to its end.
  * Each render must be a prefix of the whole conversation's; a template that rewrites earlier turns depending
- * on later ones cannot be split this way and is an error. Boundaries in tokens are the token counts of the
+ * on later ones (or one that writes a default system prompt only before a first message, when the
+ * conversation opens with the assistant) cannot be split this way and is an error, never a guessed span. Boundaries in tokens are the token counts of the
  * prefix texts (the rule `tokenizeExamples` uses for a prompt and its completion), so merges across a seam
  * count as the earlier side. This masks every assistant turn as TRL's `assistant_only_loss` does (mlx-lm's
  * `--mask-prompt` learns only the last one): each reply is a target given the conversation before it.
@@ -91,8 +92,7 @@ export function tokenizeChat(
     const before = messages.slice(0, i);
     const through = template.render(messages.slice(0, i + 1));
     if (!full.startsWith(through)) throw notIncremental(template, i, 'the conversation through it');
-    let start = template.render(before, { addGenerationPrompt: true });
-    if (!through.startsWith(start)) start = template.render(before);
+    const start = template.render(before, { addGenerationPrompt: true });
     if (!through.startsWith(start)) throw notIncremental(template, i, 'the conversation before it');
     const startToken = encodeTruncated(start, encode, maxLength).length;
     if (assistantTurns === 1) firstStart = startToken;
@@ -130,6 +130,6 @@ function turnEnd(text: string, start: number, specialTokens: readonly string[]):
 
 function notIncremental(template: ChatTemplate, index: number, what: string): ChatTemplateError {
   return new ChatTemplateError(
-    `${template.where}: the chat template renders ${what} (message ${index + 1}, an assistant turn) differently from the start of the whole conversation, so the assistant turns cannot be located; train on every token (--no-assistant-only-loss) or give prompt-completion rows`,
+    `${template.where}: the chat template renders ${what} (message ${index + 1}, an assistant turn) differently from the start of the whole conversation (does the template rewrite earlier turns, or add a system prompt before a conversation that opens with the assistant?), so the assistant turns cannot be located; train on every token (--no-assistant-only-loss) or give prompt-completion rows`,
   );
 }
