@@ -121,3 +121,29 @@ describe('matMulFrozenRight with a pre-transposed right operand', () => {
     tf.dispose([w, wT, x, plain, pre]);
   });
 });
+
+describe('the backward pass frees transposed operands at once', () => {
+  it('holds at most one transposed weight at a time through a stack of frozen layers', async () => {
+    const width = 96;
+    const layers = 6;
+    const weights = Array.from({ length: layers }, (_, i) =>
+      tf.randomNormal([width, width], 0, 0.1, 'float32', i),
+    );
+    const x = tf.variable(tf.randomNormal([2, width], 0, 1, 'float32', 99));
+    const loss = () =>
+      tf.sum(
+        weights.reduce((h: tf.Tensor, w) => matMulFrozenRight(h, w, { persistent: true }), x),
+      ) as tf.Scalar;
+    const weightBytes = width * width * 4;
+    // Peak above the weights while the gradient is taken: before the transposed copies were freed per layer,
+    // all six (each a full weight) lived until the backward pass ended.
+    const before = tf.memory().numBytes;
+    const info = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(loss, [x]);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    const activations = layers * 2 * width * 4 * 4;
+    expect(info.peakBytes - before).toBeLessThan(2 * weightBytes + activations);
+    tf.dispose([x, ...weights]);
+  });
+});
