@@ -1,9 +1,9 @@
-import { type Linear, Module } from '@peft/core';
+import { type Linear, Module, matMulBoth } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionMask } from '../attention-mask.js';
 import type { LayerCache } from '../kv-cache.js';
 import { applyRotary, type RotaryTables } from '../rope.js';
-import { attentionMatMul } from './head-matmul.js';
+import { attendPerHead, splitsPerHead } from './head-matmul.js';
 
 export interface AttentionShape {
   readonly numHeads: number;
@@ -67,10 +67,16 @@ export class Attention extends Module {
       const grouped = tf.reshape(q, [batch, numKeyValueHeads, groups * time, headDim]) as tf.Tensor4D;
       const { bias, keep } = context.mask(this.slidingWindow);
       // Explicit transpose and matMulBoth: transpose flags take tfjs-backend-wasm off its fast path. Long
-      // sequences run one product per head (attentionMatMul): wasm's batched matmul is off that path too.
-      const raw = attentionMatMul(grouped, tf.transpose(k, [0, 1, 3, 2]) as tf.Tensor4D);
-      const scores = tf.add(keep ? tf.mul(raw, keep) : raw, bias);
-      const context4 = attentionMatMul(tf.softmax(scores) as tf.Tensor4D, v);
+      // sequences run head by head (attendPerHead): wasm's batched matmul is off that path too.
+      const kT = tf.transpose(k, [0, 1, 3, 2]) as tf.Tensor4D;
+      let context4: tf.Tensor4D;
+      if (splitsPerHead(groups * time)) {
+        context4 = attendPerHead(grouped, kT, v, bias, keep);
+      } else {
+        const raw = matMulBoth<tf.Tensor4D>(grouped, kT);
+        const scores = tf.add(keep ? tf.mul(raw, keep) : raw, bias);
+        context4 = matMulBoth<tf.Tensor4D>(tf.softmax(scores), v);
+      }
       const merged = tf.reshape(
         tf.transpose(tf.reshape(context4, [batch, numHeads, time, headDim]), [0, 2, 1, 3]),
         [batch, time, numHeads * headDim],

@@ -2,33 +2,50 @@ import { matMulBoth } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * From this many rows per head (query rows: groups · T), one 2-D product per (batch, head) beats one batched
- * product on tfjs-backend-wasm, whose batched matmul leaves the XNNPACK path. Measured on SmolLM2 shapes (3 KV heads,
- * head dim 64), scores q·kᵀ: 384 rows 6.6 -> 5.2 ms, 1536 rows 214.9 -> 23.5 ms; below 256 rows the batched call wins.
+ * From this many query rows per KV head (groups · T), attention runs head by head on 2-D products, which beats one
+ * batched product on tfjs-backend-wasm, whose batched matmul leaves the XNNPACK path. Measured on SmolLM2 shapes
+ * (3 KV heads, head dim 64), scores q·kᵀ: 384 rows 6.6 -> 5.2 ms, 1536 rows 214.9 -> 23.5 ms; below 256 rows (and
+ * in every decoding step) the batched call wins.
  */
 export const PER_HEAD_MIN_ROWS = 256;
 
-/** Whether `attentionMatMul` splits a product with `rows` rows per head: on wasm, from PER_HEAD_MIN_ROWS on. */
+/** Whether attention with `rows` query rows per KV head runs head by head: on wasm, from PER_HEAD_MIN_ROWS on. */
 export function splitsPerHead(rows: number): boolean {
   return rows >= PER_HEAD_MIN_ROWS && tf.getBackend() === 'wasm';
 }
 
 /**
- * a [B, H, M, K] · b [B, H, K, N] with gradients for both, as `matMulBoth`, run as B·H separate 2-D products when
- * `perHead` (default: `splitsPerHead(M)`). Results may differ from the batched product by float rounding only.
+ * softmax(q·kᵀ ⊙ keep + bias)·v for q [B, H, M, d], kT [B, H, d, S], v [B, H, S, d] and masks [B or 1, 1, M, S],
+ * computed for each (batch row, head) on 2-D tensors, so the [M, S] scores and probabilities of one head never
+ * need splitting out of a batched tensor (wasm's slicing copies them element by element). Returns [B, H, M, d],
+ * equal to the batched computation up to float rounding; differentiable in q, kT and v.
  */
-export function attentionMatMul(
-  a: tf.Tensor4D,
-  b: tf.Tensor4D,
-  perHead: boolean = splitsPerHead(a.shape[2]),
+export function attendPerHead(
+  q: tf.Tensor4D,
+  kT: tf.Tensor4D,
+  v: tf.Tensor4D,
+  bias: tf.Tensor4D,
+  keep: tf.Tensor4D | null,
 ): tf.Tensor4D {
-  if (!perHead) return matMulBoth<tf.Tensor4D>(a, b);
   return tf.tidy(() => {
-    const [batch, heads, rows, inner] = a.shape;
-    const columns = b.shape[3];
-    const as = tf.unstack(tf.reshape(a, [batch * heads, rows, inner])) as tf.Tensor2D[];
-    const bs = tf.unstack(tf.reshape(b, [batch * heads, inner, columns])) as tf.Tensor2D[];
-    const products = as.map((x, i) => matMulBoth<tf.Tensor2D>(x, bs[i]!));
-    return tf.reshape(tf.stack(products), [batch, heads, rows, columns]) as tf.Tensor4D;
+    const [batch, heads, rows, dim] = q.shape;
+    const keys = kT.shape[3];
+    const qs = tf.unstack(tf.reshape(q, [batch * heads, rows, dim])) as tf.Tensor2D[];
+    const ks = tf.unstack(tf.reshape(kT, [batch * heads, dim, keys])) as tf.Tensor2D[];
+    const vs = tf.unstack(tf.reshape(v, [batch * heads, keys, dim])) as tf.Tensor2D[];
+    const rowOf = (mask: tf.Tensor4D, b: number): tf.Tensor2D =>
+      tf.reshape(mask.shape[0] === 1 ? mask : tf.slice(mask, [b, 0, 0, 0], [1, 1, rows, keys]), [rows, keys]);
+    const contexts: tf.Tensor2D[] = [];
+    for (let b = 0; b < batch; b++) {
+      const biasRow = rowOf(bias, b);
+      const keepRow = keep ? rowOf(keep, b) : null;
+      for (let h = 0; h < heads; h++) {
+        const i = b * heads + h;
+        const raw = matMulBoth<tf.Tensor2D>(qs[i]!, ks[i]!);
+        const scores = tf.add(keepRow ? tf.mul(raw, keepRow) : raw, biasRow);
+        contexts.push(matMulBoth<tf.Tensor2D>(tf.softmax(scores), vs[i]!));
+      }
+    }
+    return tf.reshape(tf.stack(contexts), [batch, heads, rows, dim]) as tf.Tensor4D;
   });
 }
