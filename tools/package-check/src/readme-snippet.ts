@@ -44,3 +44,25 @@ export const SNIPPET_TSCONFIG = {
   },
   include: ['*/snippet.ts'],
 };
+
+/** Text each snippet must print, as its README's comments state it. */
+export const README_PRINTS: Readonly<Record<string, readonly string[]>> = {
+  '@peft/core': ['Float32Array(5)', '1e-05 nan NaN'],
+  '@peft/backends': ['wasm'],
+  '@peft/quant-bnb4': ['16384 [ 256, 128 ]', '256 128 4.393', '[ 2, 3, 256 ]'],
+  '@peft/adapter-bridge': ['trainable params: 3,712 || all params: 7,824 || trainable%: 47.4438'],
+  '@peft/vera': ['trainable params: 448 || all params: 4,560 || trainable%: 9.8246'],
+  '@peft/lora': ['trainable params: 896 || all params: 5,008 || trainable%: 17.8914'],
+  '@peft/models': ['[ 1, 4, 256 ] 5.6'],
+  '@peft/training': ['true 10 true'],
+};
+
+/** The command lines of a README's first ```sh block (a command's README opens with one), comments dropped. */
+export function firstShellLines(markdown: string): string[] | null {
+  const match = /^```(?:sh|shell|bash|console)\s*\n([\s\S]*?)^```/m.exec(markdown);
+  if (!match) return null;
+  return match[1]!
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}

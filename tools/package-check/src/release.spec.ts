@@ -143,7 +143,7 @@ describe('changeset version, then pack, in a copy of the working tree', () => {
       readdirSync(join(REPO_ROOT, top)).map((name) => join(top, name)),
     )) {
       const manifestPath = join(REPO_ROOT, dir, 'package.json');
-      if (!existsSync(manifestPath)) continue;
+      if (!existsSync(manifestPath) || readJson<PackageJson>(manifestPath).private !== true) continue;
       const before = readJson<PackageJson>(manifestPath).version;
       expect(readJson<PackageJson>(join(copy, dir, 'package.json')).version, dir).toBe(before);
       expect(existsSync(join(copy, dir, 'CHANGELOG.md')), `${dir}/CHANGELOG.md`).toBe(false);
