@@ -33,6 +33,12 @@ export {
   TRAINER_STATE_FORMAT,
   type TrainerState,
 } from './checkpoint-store.js';
+export {
+  type DatasetExamples,
+  type DatasetExamplesOptions,
+  datasetExamples,
+  type TextEncoder,
+} from './dataset-examples.js';
 export { type EvalResult, type EvaluableModel, type EvaluateOptions, evaluate } from './evaluate.js';
 export { canonicalJson, describeRunDifferences, fingerprintHash, sha256Hex } from './fingerprint.js';
 export {

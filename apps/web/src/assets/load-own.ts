@@ -1,8 +1,14 @@
 // The user's own model folder and JSONL files, chosen in the page and handed to the worker as Blobs.
 import { ConfigError, getQuantizer } from '@peft/core';
-import { loadPretrained, type NamedBlob, pretrainedFilesFromBlobs, quantizeOnLoad } from '@peft/models';
+import {
+  loadPretrained,
+  type NamedBlob,
+  type PretrainedFiles,
+  pretrainedFilesFromBlobs,
+  quantizeOnLoad,
+} from '@peft/models';
 import '@peft/quant-bnb4'; // a `*-bnb-4bit` folder's layers load as 4-bit layers
-import { type DataRow, decodeJsonl, parseDataRows } from '@peft/training';
+import { ChatTemplate, type DataRow, decodeJsonl, parseDataRows } from '@peft/training';
 import type { EmitRunEvent } from '../finetune/events.js';
 import type { OwnRunInputs } from '../finetune/run.js';
 import { withReadProgress } from './read-progress.js';
@@ -25,6 +31,22 @@ async function readRows(file: NamedBlob): Promise<DataRow[]> {
   }
   const text = decodeJsonl(new Uint8Array(await file.blob.arrayBuffer()), file.name);
   return parseDataRows(text, file.name);
+}
+
+/** The folder's chat template: chat_template.jinja, else tokenizer_config.json's "chat_template" (as transformers). */
+async function chatTemplateOf(files: NamedBlob[], pretrained: PretrainedFiles): Promise<ChatTemplate | null> {
+  const jinja = files.find((file) => basename(file.name) === 'chat_template.jinja');
+  return ChatTemplate.fromFiles({
+    tokenizerConfig: pretrained.tokenizerConfig ?? {},
+    tokenizerJson: pretrained.tokenizer,
+    jinja: jinja ? await jinja.blob.text() : null,
+    where: jinja ? jinja.name : 'tokenizer_config.json',
+  });
+}
+
+/** The file name of a path as a folder picker gives it ("my-model/config.json"). */
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
 }
 
 /**
@@ -54,6 +76,7 @@ export async function loadOwnFiles(
   return {
     model: loaded.model,
     tokenizer: loaded.tokenizer,
+    chatTemplate: await chatTemplateOf(files.model, pretrained),
     train,
     eval: evalRows,
     trainName: files.train.name,

@@ -1,4 +1,4 @@
-import { DataFormatError, parseDataRows } from '@peft/training';
+import { ChatTemplate, DataFormatError, parseDataRows } from '@peft/training';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS, type RunOptions } from '../options.js';
 import { demoTokenizer, TINY_CONFIG } from '../test-support/tiny-demo.js';
@@ -20,8 +20,18 @@ function inputs(train: string, evalText: string | null = null): OwnRunInputs {
     trainName: 'train.jsonl',
     evalName: evalText === null ? null : 'valid.jsonl',
     quantized: null,
+    chatTemplate: null,
   };
 }
+
+/** A template that writes "role: content" lines and prompts with "assistant: ". */
+const ROLE_LINES = ChatTemplate.fromFiles({
+  tokenizerConfig: {
+    chat_template:
+      '{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}',
+  },
+  where: 'tokenizer_config.json',
+})!;
 
 describe('the rows of your own data file', () => {
   it('tokenizes text, prompt-completion (prompt masked) and token-id rows as peft finetune does, with EOS', () => {
@@ -68,13 +78,30 @@ describe('the rows of your own data file', () => {
     const noTokenizer = { ...inputs('{"input_ids": [1, 2]}\n{"text": "x"}\n'), tokenizer: null };
     expect(() => ownRunData(noTokenizer, OPTIONS, args)).toThrow(DataFormatError);
     expect(() => ownRunData(noTokenizer, OPTIONS, args)).toThrow(
-      /train\.jsonl:2: a text or prompt row needs/,
+      /train\.jsonl:2: a "text" row needs the model folder's tokenizer\.json/,
     );
     expect(() => ownRunData(inputs('{"input_ids": [1, 5000]}\n'), OPTIONS, args)).toThrow(
       /train\.jsonl:1: token id 5000 is outside the vocabulary \(1024\)/,
     );
     expect(() => ownRunData(inputs('{"input_ids": [1]}\n'), OPTIONS, args)).toThrow(
-      /train\.jsonl: none of its 1 rows has a token to learn/,
+      /train\.jsonl: 1 of 1 rows \(line 1\) have fewer than 2 tokens.*nothing to evaluate or train on/,
+    );
+  });
+
+  it("renders chat rows with the folder's chat template and learns the assistant turn only", () => {
+    const row =
+      '{"messages": [{"role": "user", "content": "hi there"}, {"role": "assistant", "content": "well met"}]}';
+    const data = ownRunData({ ...inputs(`${row}\n`), chatTemplate: ROLE_LINES }, OPTIONS, args);
+    const [chat] = data.train as { inputIds: number[]; labels?: number[] }[];
+    const plain = (text: string) => tokenizer.encode(text, { addSpecialTokens: false });
+    // The rendered conversation, as the template writes it, with no BOS or EOS added.
+    expect(chat!.inputIds).toEqual(plain('user: hi there\nassistant: well met\n'));
+    // Everything up to the generation prompt is context; the reply (to the end of its turn) is learned.
+    const context = plain('user: hi there\nassistant: ').length;
+    expect(chat!.labels!.slice(0, context).every((l) => l === -100)).toBe(true);
+    expect(chat!.labels!.slice(context)).toEqual(chat!.inputIds.slice(context));
+    expect(() => ownRunData(inputs(`${row}\n`), OPTIONS, args)).toThrow(
+      /train\.jsonl:1: a chat "messages" row needs the model's chat template, and the chosen model folder has none/,
     );
   });
 });

@@ -1,23 +1,9 @@
 // The user's JSONL rows as a run's data: tokenized as `peft finetune` reads a data file (text, prompt-completion
-// with the prompt masked, or token ids), and the prompt generated from before and after.
-import { ConfigError } from '@peft/core';
-import {
-  DataFormatError,
-  type DataRow,
-  IGNORE_LABEL,
-  type TrainingArguments,
-  type TrainingExample,
-  tokenizeExamples,
-} from '@peft/training';
+// with the prompt masked, chat rows with the folder's template, or token ids), and the prompt generated from before and after.
+import { type DataRow, datasetExamples, type TrainingArguments, type TrainingExample } from '@peft/training';
 import type { RunOptions } from '../options.js';
 import type { PromptExample } from './examples.js';
 import type { OwnRunInputs, RunData } from './run.js';
-
-/** A row teaches something only when a token after its first is labelled (the first is never a target). */
-function predictsAToken({ inputIds, labels }: TrainingExample): boolean {
-  if (inputIds.length < 2) return false;
-  return labels === undefined || labels.slice(1).some((label) => label !== IGNORE_LABEL);
-}
 
 function examples(
   inputs: OwnRunInputs,
@@ -25,28 +11,15 @@ function examples(
   source: string,
   maxLength: number,
 ): TrainingExample[] {
-  const { model, tokenizer } = inputs;
-  const textRow = rows.find((row) => 'text' in row || 'prompt' in row);
-  if (textRow && !tokenizer) {
-    throw new DataFormatError(
-      source,
-      textRow.line ?? 0,
-      'a text or prompt row needs the model folder\'s tokenizer.json, and none was chosen; add it or give {"input_ids": [...]} rows',
-    );
-  }
-  const all = tokenizeExamples(rows, (text) => tokenizer!.encode(text), {
-    maxLength,
+  const { model, tokenizer, chatTemplate } = inputs;
+  return datasetExamples(rows, source, {
+    tokenizer,
     vocabSize: model.config.vocabSize,
-    source,
+    maxLength,
     eosTokenId: model.config.eosTokenIds[0] ?? null,
-  });
-  const kept = all.filter(predictsAToken);
-  if (kept.length === 0) {
-    throw new ConfigError(
-      `${source}: none of its ${all.length} rows has a token to learn after its first; give rows of at least 2 tokens`,
-    );
-  }
-  return kept;
+    chatTemplate,
+    modelName: 'the chosen model folder',
+  }).examples;
 }
 
 /** The form's prompt, else the first prompt-completion row's prompt (held-out rows first), else none. */

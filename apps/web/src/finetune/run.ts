@@ -9,6 +9,7 @@ import { getQuantizer, isLinear, isOutputHead, quantizeLinears } from '@peft/cor
 import type { LlamaForCausalLM, LoadQuantization, TextTokenizer } from '@peft/models';
 import '@peft/quant-bnb4'; // registers the "nf4" and "fp4" quantizers
 import {
+  type ChatTemplate,
   type DataRow,
   type ExampleInput,
   evaluate,
@@ -41,6 +42,8 @@ export interface OwnRunInputs {
   model: LlamaForCausalLM;
   /** From the folder's tokenizer.json; null without one (then only `input_ids` rows can be used). */
   tokenizer: TextTokenizer | null;
+  /** From the folder's chat_template.jinja or tokenizer_config.json; null without one (then no chat rows). */
+  chatTemplate: ChatTemplate | null;
   train: DataRow[];
   /** Held-out rows, or null: the loss before and after is then measured on the first training rows. */
   eval: DataRow[] | null;

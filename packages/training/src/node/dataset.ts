@@ -1,25 +1,13 @@
 // JSONL training and evaluation data from a file, tokenized for a model.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { warn } from '@peft/adapter-bridge';
 import { ConfigError } from '@peft/core';
 import type { ChatTemplate } from '../chat-template.js';
-import {
-  DataFormatError,
-  decodeJsonl,
-  IGNORE_LABEL,
-  parseDataRows,
-  type TrainingExample,
-  tokenizeExamples,
-} from '../jsonl.js';
+import { type DatasetExamples, datasetExamples, type TextEncoder } from '../dataset-examples.js';
+import { decodeJsonl, parseDataRows } from '../jsonl.js';
 import { readChatTemplate } from './chat-template-file.js';
 
-/** What reading text rows needs from a tokenizer (its post-processor adds BOS unless told not to). */
-export interface TextEncoder {
-  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
-  /** The parsed tokenizer.json (as `TextTokenizer` keeps it): its special tokens end assistant turns. */
-  readonly files?: { readonly tokenizer: object };
-}
+export type { TextEncoder } from '../dataset-examples.js';
 
 export interface ReadDatasetOptions {
   /** Needed for `{"text": ...}` and `{"prompt", "completion"}` rows; `{"input_ids": [...]}` rows need none. */
@@ -41,23 +29,12 @@ export interface ReadDatasetOptions {
   assistantOnlyLoss?: boolean;
 }
 
-export interface Dataset {
+export interface Dataset extends DatasetExamples {
   /** The JSONL file read (`train.jsonl` inside a data folder). */
   readonly path: string;
-  /** The examples, in file order, with labels where only some tokens are learned; each predicts a token. */
-  readonly examples: TrainingExample[];
-  /** The token ids of `examples`. */
-  readonly sequences: number[][];
-  /** The physical line (1-based) of each sequence. */
-  readonly lines: number[];
-  /** Lines of the rows left out because they predict no token (fewer than 2 tokens, or no label after the first). */
-  readonly skippedLines: number[];
   /** The file's raw text (what a run's fingerprint hashes). */
   readonly text: string;
 }
-
-/** A row predicts its tokens after the first, so it needs two to contribute to a loss. */
-const MIN_TOKENS = 2;
 
 /** The files of a data folder, as mlx-lm lays them out. */
 export const TRAIN_FILE = 'train.jsonl';
@@ -120,76 +97,21 @@ export async function readDataset(data: string, options: ReadDatasetOptions): Pr
   }
   const text = decodeJsonl(bytes, path);
   const rows = parseDataRows(text, path);
-  const textRow = rows.find((row) => !('input_ids' in row));
   const { tokenizer } = options;
-  if (textRow && !tokenizer) {
-    const key = 'text' in textRow ? 'text' : 'prompt' in textRow ? 'prompt' : 'messages';
-    throw new DataFormatError(
-      path,
-      textRow.line ?? 0,
-      `a "${key}" row needs the model folder's tokenizer.json, and this model has none; add tokenizer.json ` +
-        'or give {"input_ids": [...]} rows',
-    );
-  }
-  const chatRow = rows.find((row) => 'messages' in row);
+  const hasChatRows = rows.some((row) => 'messages' in row);
   const chatTemplate =
     options.chatTemplate ??
-    (chatRow && options.modelDir !== undefined
-      ? await readChatTemplate(options.modelDir, tokenizer?.files?.tokenizer)
+    (hasChatRows && tokenizer && options.modelDir !== undefined
+      ? await readChatTemplate(options.modelDir, tokenizer.files?.tokenizer)
       : null);
-  if (chatRow && !chatTemplate) {
-    const model = options.modelDir ?? 'the model folder';
-    throw new DataFormatError(
-      path,
-      chatRow.line ?? 0,
-      `a chat "messages" row needs the model's chat template, and ${model} has none (no "chat_template" in tokenizer_config.json, no chat_template.jinja); ` +
-        'render the conversations to {"text": ...} or {"prompt": ..., "completion": ...} rows, or use a model folder with a chat template',
-    );
-  }
-  const all = tokenizeExamples(rows, (value) => tokenizer!.encode(value), {
-    maxLength: options.maxLength,
+  const examples = datasetExamples(rows, path, {
+    tokenizer,
     vocabSize: options.vocabSize,
-    source: path,
+    maxLength: options.maxLength,
     eosTokenId: options.eosTokenId,
-    chat: chatTemplate
-      ? {
-          template: chatTemplate,
-          encode: (value) => tokenizer!.encode(value, { addSpecialTokens: false }),
-          assistantOnlyLoss: options.assistantOnlyLoss ?? true,
-        }
-      : null,
+    chatTemplate,
+    ...(options.assistantOnlyLoss === undefined ? {} : { assistantOnlyLoss: options.assistantOnlyLoss }),
+    ...(options.modelDir === undefined ? {} : { modelName: options.modelDir }),
   });
-  const examples: TrainingExample[] = [];
-  const sequences: number[][] = [];
-  const lines: number[] = [];
-  const skippedLines: number[] = [];
-  all.forEach((example, i) => {
-    const line = rows[i]!.line ?? i + 1;
-    if (!predictsAToken(example)) skippedLines.push(line);
-    else {
-      examples.push(example);
-      sequences.push([...example.inputIds]);
-      lines.push(line);
-    }
-  });
-  const shortRows = `${skippedLines.length} of ${all.length} rows (line${skippedLines.length > 1 ? 's' : ''} ${listLines(skippedLines)}) have fewer than ${MIN_TOKENS} tokens or no label after the first, so they predict no token`;
-  if (sequences.length === 0) {
-    throw new DataFormatError(
-      path,
-      0,
-      `${shortRows}: nothing to evaluate or train on; give rows with at least ${MIN_TOKENS} tokens (BOS and EOS count)`,
-    );
-  }
-  if (skippedLines.length > 0) warn('SHORT_ROWS_SKIPPED', `${path}: ${shortRows}; they are skipped`);
-  return { path, examples, sequences, lines, skippedLines, text };
-}
-
-/** Whether some token after the first is learned (the first is never a target). */
-function predictsAToken({ inputIds, labels }: TrainingExample): boolean {
-  if (inputIds.length < MIN_TOKENS) return false;
-  return labels === undefined || labels.slice(1).some((label) => label !== IGNORE_LABEL);
-}
-
-function listLines(lines: readonly number[]): string {
-  return lines.length > 8 ? `${lines.slice(0, 8).join(', ')}, ...` : lines.join(', ');
+  return { path, ...examples, text };
 }
