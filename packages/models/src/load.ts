@@ -23,6 +23,9 @@ import { Embedding } from './layers/embedding.js';
 import { Mlp } from './layers/mlp.js';
 import { RMSNorm } from './layers/rms-norm.js';
 import { TiedHeadLinear } from './layers/tied-head.js';
+
+const OUTPUT_HEAD = 'lm_head';
+
 import { checkpointLayout, isIgnoredTensor, type LinearSpec, layerPrefix } from './layout.js';
 import { LlamaForCausalLM, LlamaModel } from './model.js';
 
@@ -145,7 +148,7 @@ function assemble(
     norm: norm('model.norm.weight'),
   });
   if (config.tieWordEmbeddings) {
-    // The head keeps its own transposed copy: the fast matmul path wants [in, out], the lookup [vocab, hidden].
+    // The head reads the embedding table itself (see TiedHeadLinear: no copy of it, packed or transposed).
     const head = new TiedHeadLinear(embedding.weight);
     return new LlamaForCausalLM(config, { model, lmHead: new Linear(head), tiedHead: head });
   }
@@ -227,6 +230,9 @@ async function readFloatLinear(
   const quantized = quantize?.(weight, { path: spec.path, bias }) ?? null;
   if (quantized) return quantized;
   const w = tf.tensor2d(toFloat32(weight), [spec.outFeatures, spec.inFeatures]);
+  // An untied output head keeps its [vocab, hidden] weight as read, once (TiedHeadLinear says why).
+  if (spec.path === OUTPUT_HEAD && !bias)
+    return new TiedHeadLinear(w, { owned: true, storageDType: weight.dtype });
   const b = bias ? tf.tensor1d(toFloat32(bias)) : null;
   try {
     return new DenseLinear(w, b, { storageDType: weight.dtype });

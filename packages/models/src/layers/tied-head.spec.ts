@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useCpuBackend } from '../test-support/tf-cpu.js';
 import { relativeError } from '../test-support/tiny-models.js';
-import { TiedHeadLinear } from './tied-head.js';
+import { productWithTable, TiedHeadLinear } from './tied-head.js';
 
 beforeAll(useCpuBackend);
 
@@ -54,5 +54,29 @@ describe('TiedHeadLinear', () => {
     expect(table.isDisposed).toBe(false);
     tf.dispose([table, x, target]);
     dense.dispose();
+  });
+});
+
+describe('productWithTable', () => {
+  it('equals dy·E when E is taken in slices of rows (uneven last slice), and keeps no tensor', () => {
+    const table = tf.randomNormal([VOCAB, HIDDEN], 0, 1, 'float32', 4) as tf.Tensor2D;
+    const dy = tf.randomNormal([3, VOCAB], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    const sliced = productWithTable(dy, table, 8);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const whole = tf.matMul(dy, table);
+    expect(relativeError(sliced.dataSync(), whole.dataSync())).toBeLessThan(1e-6);
+    tf.dispose([table, dy, sliced, whole]);
+  });
+});
+
+describe('an untied head owning its weight', () => {
+  it('disposes its weight, and saves it in the dtype it was read in', () => {
+    const weight = tf.randomNormal([VOCAB, HIDDEN], 0, 1, 'float32', 6) as tf.Tensor2D;
+    const head = new TiedHeadLinear(weight, { owned: true, storageDType: 'BF16' });
+    expect(head.storageBytes).toBe(VOCAB * HIDDEN * 2);
+    expect(head.stateDict('lm_head.').get('lm_head.weight')!.dtype).toBe('BF16');
+    head.dispose();
+    expect(weight.isDisposed).toBe(true);
   });
 });

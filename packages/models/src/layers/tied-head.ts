@@ -1,17 +1,59 @@
-import { applyToLastAxis, DenseLinear, fromFloat32, type QuantizedLinear, type StateDict } from '@peft/core';
+import {
+  applyToLastAxis,
+  DenseLinear,
+  type DType,
+  fromFloat32,
+  type QuantizedLinear,
+  type StateDict,
+} from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 
+/** Rows of the table per slice in the input gradient: a slice of Qwen2.5-0.5B's table is 29 MB. */
+const ROWS_PER_SLICE = 8192;
+
 /**
- * The output head of a model with tied embeddings, reading the embedding table [vocab, hidden] itself:
- * no copy of its own. The forward pass computes the logits as (E·xᵀ)ᵀ, with the table as the left
- * operand, and the input gradient as dy·E, with the table as the right operand.
+ * dy·E with E [vocab, hidden] taken in slices of rows. On wasm an unflagged product has XNNPACK pack its right
+ * operand and cache the packed copy for as long as that tensor lives: multiplying by E itself would keep a
+ * packed copy of the whole table for the whole run. Each slice is a tensor of its own, packed and freed with it.
+ * A table of at most `rowsPerSlice` rows is small: it is multiplied whole.
+ */
+export function productWithTable(
+  dy: tf.Tensor2D,
+  table: tf.Tensor2D,
+  rowsPerSlice = ROWS_PER_SLICE,
+): tf.Tensor2D {
+  const [vocab, hidden] = table.shape;
+  // A table of one slice is multiplied as it is: copying it would cost more than its packed copy.
+  if (vocab <= rowsPerSlice) return tf.matMul(dy, table);
+  return tf.tidy(() => {
+    let sum: tf.Tensor2D | null = null;
+    for (let start = 0; start < vocab; start += rowsPerSlice) {
+      const rows = Math.min(rowsPerSlice, vocab - start);
+      const part: tf.Tensor2D = tf.tidy(() =>
+        tf.matMul(tf.slice(dy, [0, start], [-1, rows]), tf.slice(table, [start, 0], [rows, hidden])),
+      );
+      if (sum === null) sum = part;
+      else {
+        const next = tf.add(sum, part) as tf.Tensor2D;
+        tf.dispose([sum, part]);
+        sum = next;
+      }
+    }
+    return sum!;
+  });
+}
+
+/**
+ * The output head, reading a [vocab, hidden] table: the embedding's own variable when the embeddings are tied
+ * (no copy), or the head's own weight as stored in the checkpoint. The forward pass computes the logits as
+ * (E·xᵀ)ᵀ, with the table as the left operand, and the input gradient dy·E in slices of rows
+ * (productWithTable).
  *
- * Why this layout: tfjs-backend-wasm runs an unflagged matMul on XNNPACK, which packs a private copy of
- * the right operand and caches it for as long as that tensor lives. A DenseLinear head keeps a transposed
- * float32 copy of the table (x·Eᵀ on the fast path), so a tied model held the table four times: the
- * embedding, the transposed copy, and a packed copy of each. Here the table is the right operand only in
- * dy·E (one packed copy); in the forward pass the right operand is xᵀ, a few rows packed per call. For
- * Qwen2.5-0.5B (545 MB table) that is 1.09 GB less; for Llama-3.2-1B 2.1 GB.
+ * Why this layout: tfjs-backend-wasm runs an unflagged matMul on XNNPACK, which packs a private copy of the
+ * right operand and caches it for as long as that tensor lives. A DenseLinear head keeps a transposed float32
+ * copy of the table (x·Eᵀ on the fast path), so a tied model held the table four times: the embedding, the
+ * transposed copy, and a packed copy of each. Here no product has the whole table as its right operand: the
+ * table is held once. For Qwen2.5-0.5B (545 MB table) that is 1.6 GB less; for Llama-3.2-1B 3.2 GB.
  */
 export class TiedHeadLinear implements QuantizedLinear {
   readonly specificationVersion = 'v1' as const;
@@ -20,16 +62,24 @@ export class TiedHeadLinear implements QuantizedLinear {
   readonly outFeatures: number;
   readonly bias = null;
   private readonly table: tf.Tensor2D;
+  private readonly owned: boolean;
+  private readonly storageDType: DType;
 
-  /** `table` is the embedding's own variable [vocab, hidden]; the head reads it, never disposes it. */
-  constructor(table: tf.Tensor2D) {
+  /**
+   * `table` is [vocab, hidden]: the embedding's own variable (tied: the head reads it, never disposes it), or,
+   * with `owned`, the head's own weight, which it disposes.
+   */
+  constructor(table: tf.Tensor2D, options: { owned?: boolean; storageDType?: DType } = {}) {
     this.table = table;
+    this.owned = options.owned ?? false;
+    this.storageDType = options.storageDType ?? 'F32';
     [this.outFeatures, this.inFeatures] = table.shape;
   }
 
-  /** What the head would take saved as a float32 linear layer (it holds no bytes of its own). */
+  /** The weight's bytes in its storage dtype (a tied head shares them with the embedding). */
   get storageBytes(): number {
-    return this.inFeatures * this.outFeatures * 4;
+    const bytes = this.storageDType === 'F16' || this.storageDType === 'BF16' ? 2 : 4;
+    return this.inFeatures * this.outFeatures * bytes;
   }
 
   forward(x: tf.Tensor): tf.Tensor {
@@ -39,7 +89,7 @@ export class TiedHeadLinear implements QuantizedLinear {
         return {
           // E·xᵀ: the table is the left operand, which XNNPACK does not pack or cache.
           value: tf.tidy(() => tf.transpose(tf.matMul(this.table, tf.transpose(input)))) as tf.Tensor2D,
-          gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, this.table),
+          gradFunc: (dy: tf.Tensor) => productWithTable(dy as tf.Tensor2D, this.table),
         };
       });
       return op(x2d) as tf.Tensor2D;
@@ -51,15 +101,20 @@ export class TiedHeadLinear implements QuantizedLinear {
   }
 
   requantize(w: tf.Tensor2D): QuantizedLinear {
-    return new DenseLinear(w);
+    return new DenseLinear(w, null, { storageDType: this.storageDType });
   }
 
   stateDict(prefix: string): StateDict {
     const dict: StateDict = new Map();
-    dict.set(`${prefix}weight`, fromFloat32(this.table.dataSync() as Float32Array, this.table.shape, 'F32'));
+    dict.set(
+      `${prefix}weight`,
+      fromFloat32(this.table.dataSync() as Float32Array, this.table.shape, this.storageDType),
+    );
     return dict;
   }
 
-  /** Nothing to free: the table is the embedding's. */
-  dispose(): void {}
+  /** Frees the weight if it is the head's own; a tied table is the embedding's. */
+  dispose(): void {
+    if (this.owned) this.table.dispose();
+  }
 }
