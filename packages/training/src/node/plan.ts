@@ -119,8 +119,7 @@ export interface PlanReport {
     base: number;
     /**
      * XNNPACK's packed copies of the float32 weights that are the right operand of a product (each cached
-     * for as long as its weight lives): every dense linear layer, and the output head (a tied head: the
-     * table, for the input gradient).
+     * for as long as its weight lives): every dense linear layer but the head (the head multiplies by slices).
      */
     packed_weights: number;
     /** Trainable tensors, their gradients and AdamW's two moments (4 x 4 bytes per parameter). */
@@ -192,11 +191,13 @@ interface ActivationEstimate {
 }
 
 /**
- * Activation bytes of one step at its peak. Per token and layer a decoder layer keeps its norms, q/k/v/o and
- * their rotary copies (about 10 x hidden), the SwiGLU branch (4 x intermediate), and the attention scores and
- * probabilities (2 x heads x seq_len); each adapted layer its intermediates (2 x (r + out)). TensorFlow.js keeps
- * the gradient of each activation until the backward pass ends, so the backward pass doubles them. With
- * checkpointing only each layer's input (and its gradient) stays, and one layer is rebuilt at a time.
+ * Activation bytes of one step at its peak. Per token and layer a decoder layer keeps its two norms' steps,
+ * q/k/v/o with their rotary and head-layout copies (about 24 x hidden together), the SwiGLU branch (6 x
+ * intermediate), and the attention scores through masking and softmax (4 x heads x seq_len); each adapted layer
+ * its intermediates (3 x (r + out)). TensorFlow.js keeps the gradient of each activation until the backward pass
+ * ends, so the backward pass doubles them. With checkpointing only each layer's input (and its gradient) stays,
+ * and one layer is rebuilt at a time. The coefficients are counted from the layers' code and checked against
+ * measured runs (SmolLM2-135M at 1 x 64 and 1 x 128 without checkpointing, 4 x 256 with it).
  */
 function activationBytes(
   config: LlamaConfig,
@@ -211,13 +212,13 @@ function activationBytes(
   const r = (adapter as { r?: unknown }).r;
   const rank = typeof r === 'number' ? r : 8;
   const adapted = targets.filter((t) => t.path !== OUTPUT_HEAD);
-  const adapterPerToken = adapted.reduce((n, t) => n + 2 * (rank + t.outFeatures), 0) / Math.max(1, layers);
+  const adapterPerToken = adapted.reduce((n, t) => n + 3 * (rank + t.outFeatures), 0) / Math.max(1, layers);
   const scores = 4 * batch * heads * seqLen * seqLen;
-  const perLayer = 4 * tokens * (10 * h + 4 * i + adapterPerToken) + 2 * scores;
+  const perLayer = 4 * tokens * (24 * h + 6 * i + adapterPerToken) + 4 * scores;
   const layerInputs = 4 * tokens * h * layers;
   const chunk = Math.min(LOSS_CHUNK_BYTES, 4 * tokens * config.vocabSize);
   const loss = 4 * chunk;
-  const peak = checkpointing ? 2 * layerInputs + 3 * perLayer + loss : 2 * layers * perLayer + loss;
+  const peak = checkpointing ? 2 * layerInputs + 2 * perLayer + loss : 2 * layers * perLayer + loss;
   const candidates: [string, number][] = [
     ['attention scores', scores],
     ['embedding table', 4 * config.vocabSize * h],
@@ -275,9 +276,8 @@ export function planFineTuning(config: LlamaConfig, options: PlanOptions): PlanR
     quantizedHeld = quantizedBytes(q, q.resolveOptions(options.quantizeOptions ?? {}), true);
     heldBase = quantizedHeld + rest * 4;
   }
-  const { hiddenSize: h, vocabSize: v } = config;
-  const denseWeights = quantize === 'none' ? quantizedWeights : 0;
-  const packedWeights = 4 * (denseWeights + h * v);
+  // XNNPACK packs each dense layer's weight once and keeps it; the head is never packed whole (models' TiedHeadLinear).
+  const packedWeights = quantize === 'none' ? 4 * quantizedWeights : 0;
   const activations = activationBytes(config, targets, options.adapter, batch, seqLen, checkpointing);
   const adapterAndOptimizer = 16 * trainable;
   const buffers = 4 * sizes.frozenBuffers;
@@ -289,12 +289,12 @@ export function planFineTuning(config: LlamaConfig, options: PlanOptions): PlanR
   return {
     model: {
       model_type: config.modelType,
-      hidden_size: h,
+      hidden_size: config.hiddenSize,
       intermediate_size: config.intermediateSize,
       num_hidden_layers: config.numHiddenLayers,
       num_attention_heads: config.numAttentionHeads,
       num_key_value_heads: config.numKeyValueHeads,
-      vocab_size: v,
+      vocab_size: config.vocabSize,
       tie_word_embeddings: config.tieWordEmbeddings,
       linear_layers: linears.length,
     },
