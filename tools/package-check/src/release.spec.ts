@@ -49,7 +49,11 @@ beforeAll(async () => {
     `---\n"${CHECK_CHANGESET.pkg}": ${CHECK_CHANGESET.bump}\n---\n\nRelease check: this line must reach the changelog.\n`,
   );
   pending = pendingChangesets(join(copy, '.changeset'));
-  await installCopy(copy, ['./packages/*']);
+  // pnpm pack resolves `workspace:` ranges from what is installed, so every published package needs its install.
+  await installCopy(
+    copy,
+    before.map((p) => `./${p.relativeDir}`),
+  );
   await mustRun(join(copy, 'node_modules', '.bin', 'changeset'), ['version'], { cwd: copy });
   packed = await packPackages(publishablePackages(copy), join(copy, '.tarballs'));
   for (const pkg of packed.values()) {
