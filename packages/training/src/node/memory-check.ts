@@ -28,21 +28,39 @@ export async function checkTrainingMemory(
   options: MemoryCheckOptions,
   adapter: AdapterConfig,
 ): Promise<MemorySettings> {
-  const { config } = await readModelConfig(options.model);
+  const gradientCheckpointing = options.gradientCheckpointing ?? false;
+  // A folder whose config cannot be read is the loader's to report, with its own message.
+  const read = await readModelConfig(options.model).catch(() => null);
+  if (!read) {
+    const args = resolveTrainingArguments(options, { learningRate: 1, maxPositions: 512 });
+    const quantize = options.quantize ?? 'none';
+    return { batchSize: args.batchSize, seqLen: args.seqLen, gradientCheckpointing, quantize };
+  }
+  const { config } = read;
   const args = resolveTrainingArguments(options, {
     learningRate: 1,
     maxPositions: config.maxPositionEmbeddings,
   });
-  const gradientCheckpointing = options.gradientCheckpointing ?? false;
   const quantize = options.quantize === 'none' ? undefined : options.quantize;
-  const report = planFineTuning(config, {
-    adapter,
-    batchSize: args.batchSize,
-    seqLen: args.seqLen,
-    gradientCheckpointing,
-    ...(quantize === undefined ? {} : { quantize }),
-    quantizeOptions: givenQuantizeOptions(options),
-  });
+  let report: ReturnType<typeof planFineTuning>;
+  try {
+    report = planFineTuning(config, {
+      adapter,
+      batchSize: args.batchSize,
+      seqLen: args.seqLen,
+      gradientCheckpointing,
+      ...(quantize === undefined ? {} : { quantize }),
+      quantizeOptions: givenQuantizeOptions(options),
+    });
+  } catch {
+    // What the plan cannot size (a target that matches nothing, an older method contract) the run reports.
+    return {
+      batchSize: args.batchSize,
+      seqLen: args.seqLen,
+      gradientCheckpointing,
+      quantize: options.quantize ?? 'none',
+    };
+  }
   const memory = report.training_memory;
   const settings: MemorySettings = {
     batchSize: args.batchSize,
