@@ -89,6 +89,38 @@ describe('training through the frozen base', () => {
     model.dispose();
   });
 
+  for (const checkpointing of [false, true]) {
+    it(`holds the same tensors and bytes after every step (${checkpointing ? 'with' : 'without'} gradient checkpointing, tied and untied heads)`, async () => {
+      for (const kind of ['qwen2 bias tied theta 1e6', 'llama GQA untied'] as const) {
+        const { model } = await tinyModel(kind, 6);
+        inject(model, 'model.layers.0.self_attn.q_proj', 50);
+        inject(model, 'model.layers.1.mlp.down_proj', 60);
+        if (checkpointing) model.enableGradientCheckpointing();
+        const variables = model.trainableVariables();
+        const batch = {
+          ...BATCH,
+          inputIds: BATCH.inputIds.map((r) => r.map((t) => t % 53)),
+          labels: BATCH.labels.map((r) => r.map((t) => (t < 0 ? t : t % 53))),
+        };
+        const step = () => {
+          const { value, grads } = tf.variableGrads(() => model.loss(batch), variables);
+          tf.tidy(() => {
+            for (const v of variables) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 0.1)));
+          });
+          tf.dispose([value, ...Object.values(grads)]);
+        };
+        step();
+        const held = tf.memory();
+        for (let i = 0; i < 3; i++) {
+          step();
+          expect(tf.memory().numTensors).toBe(held.numTensors);
+          expect(tf.memory().numBytes).toBe(held.numBytes);
+        }
+        model.dispose();
+      }
+    });
+  }
+
   it('a training step makes no copy of the frozen embedding table (lookup or tied head)', async () => {
     const { model, config } = await tinyModel('qwen2 bias tied theta 1e6', 6);
     inject(model, 'model.layers.0.self_attn.v_proj', 30);
