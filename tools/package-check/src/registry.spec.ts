@@ -104,7 +104,7 @@ describe('the local registry', () => {
     },
   );
 
-  it('never looks up @peft/* names on the public registry', async () => {
+  it('answers 404 for an @peft/* name not published here (the scope has no uplink)', async () => {
     const result = await runCommand('npm', ['view', '@peft/not-published-here', 'version'], {
       cwd: root,
       env,

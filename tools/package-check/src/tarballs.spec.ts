@@ -109,6 +109,14 @@ describe.each(packages)('%s as published', (name) => {
     expect(unwanted).toEqual([]);
   });
 
+  it('ships each command it declares as a Node script with a shebang', async () => {
+    const manifest = installedManifest(name);
+    for (const [command, file] of Object.entries(manifest.bin ?? {})) {
+      const text = await readFile(join(installedDir(name), file), 'utf8');
+      expect(text.startsWith('#!/usr/bin/env node\n'), `${command} -> ${file}`).toBe(true);
+    }
+  });
+
   it('ships the sources its source maps and declaration maps point at', async () => {
     const dir = installedDir(name);
     const missing: string[] = [];
