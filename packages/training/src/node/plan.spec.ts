@@ -43,6 +43,20 @@ const MEASURED = [
     options: { quantize: 'none', batchSize: 1, seqLen: 64 },
     peakRss: 2_328_887_296,
   },
+  {
+    run: 'TinyLlama-1.1B from a `peft quantize`d NF4 folder, VeRA r256 all-linear, 1 x 512, checkpointing',
+    preset: 'tinyllama-1.1b',
+    adapter: vera,
+    options: { quantize: 'nf4', batchSize: 1, seqLen: 512, gradientCheckpointing: true },
+    peakRss: 3_279_527_936,
+  },
+  {
+    run: 'Qwen2.5-0.5B, NF4, LoRA r16 all-linear, 1 x 1024, checkpointing',
+    preset: 'qwen2.5-0.5b',
+    adapter: lora,
+    options: { quantize: 'nf4', batchSize: 1, seqLen: 1024, gradientCheckpointing: true },
+    peakRss: 3_213_041_664,
+  },
 ] as const;
 
 describe('plan: training memory on wasm', () => {
