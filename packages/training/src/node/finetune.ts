@@ -287,10 +287,9 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
   const store = new FileCheckpointStore(options.output);
   const clearPrevious = await inspectOutput(store, options.resume ?? false, options.overwrite ?? false);
   await ensureBackend(options);
-  // Refused here, before any weight is read, when the plan's estimate cannot fit the wasm heap.
-  const memorySettings = await checkTrainingMemory(options, adapterConfig);
+  const loadSettings = await checkTrainingMemory(options, adapterConfig, null);
   const base = await loadModelFolder(options.model, options).catch((error: unknown) => {
-    throw asOutOfMemory(error, 'while loading the model', memorySettings);
+    throw asOutOfMemory(error, 'while loading the model', loadSettings);
   });
   const { model, config } = base;
   let peft: PeftModel | null = null;
@@ -316,6 +315,13 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
     const evalSet = evalData ? await readDataset(evalData, dataOptions) : null;
     // Read before training, so a bad test file stops the run before any step.
     const testSet = dataFiles.test ? await readDataset(dataFiles.test, dataOptions) : null;
+    // Refused here, before any step or write, when the plan's estimate for batches as long as this data makes
+    // them cannot fit the wasm heap.
+    let longestExample = 0;
+    for (const set of [trainSet, evalSet, testSet]) {
+      for (const ids of set?.sequences ?? []) longestExample = Math.max(longestExample, ids.length);
+    }
+    const memorySettings = await checkTrainingMemory(options, adapterConfig, longestExample);
     const run: Record<string, unknown> = {
       model: await modelFolderFingerprint(options.model),
       quantize: base.quantization ? { type: base.quantization.type, ...base.quantization.options } : 'none',

@@ -20,13 +20,17 @@ export interface MemoryCheckOptions extends QuantizeOptions, Partial<TrainingArg
 }
 
 /**
- * The plan's estimate of the run on the wasm backend; throws OutOfMemoryError when its wasm heap (or its
- * largest single tensor) would pass the 4 GiB ceiling. On other backends nothing is refused. Returns the
- * settings an out-of-memory error during the run quotes.
+ * The plan's estimate of the run on the wasm backend, for batches as long as the data makes them: batches are
+ * padded to their longest example, so with `longestExample` the estimate uses min(--seq-len, longestExample)
+ * tokens per row, and a run whose wasm heap (or largest single tensor) would pass the 4 GiB ceiling is refused
+ * with an OutOfMemoryError. Without `longestExample` (the data is not read yet) nothing is refused: short rows
+ * under a long --seq-len must not be turned away. On other backends nothing is refused. Returns the settings an
+ * out-of-memory error during the run quotes.
  */
 export async function checkTrainingMemory(
   options: MemoryCheckOptions,
   adapter: AdapterConfig,
+  longestExample: number | null,
 ): Promise<MemorySettings> {
   const gradientCheckpointing = options.gradientCheckpointing ?? false;
   // A folder whose config cannot be read is the loader's to report, with its own message.
@@ -37,10 +41,12 @@ export async function checkTrainingMemory(
     return { batchSize: args.batchSize, seqLen: args.seqLen, gradientCheckpointing, quantize };
   }
   const { config } = read;
-  const args = resolveTrainingArguments(options, {
+  const resolved = resolveTrainingArguments(options, {
     learningRate: 1,
     maxPositions: config.maxPositionEmbeddings,
   });
+  const args =
+    longestExample === null ? resolved : { ...resolved, seqLen: Math.min(resolved.seqLen, longestExample) };
   const quantize = options.quantize === 'none' ? undefined : options.quantize;
   let report: ReturnType<typeof planFineTuning>;
   try {
@@ -68,7 +74,7 @@ export async function checkTrainingMemory(
     gradientCheckpointing,
     quantize: memory.quantize,
   };
-  if (tf.getBackend() !== 'wasm') return settings;
+  if (longestExample === null || tf.getBackend() !== 'wasm') return settings;
   const over =
     memory.largest_tensor > WASM_HEAP_CEILING_BYTES
       ? `its largest tensor (${memory.largest_tensor_name}) alone needs ${formatGiB(memory.largest_tensor)}`
@@ -78,7 +84,7 @@ export async function checkTrainingMemory(
   if (over) {
     throw new OutOfMemoryError({
       ...settings,
-      where: 'before training (nothing was loaded or written)',
+      where: 'before training (no step ran, nothing was written)',
       detail: `${over}, past the wasm heap's 4 GiB ceiling (see peft plan)`,
     });
   }

@@ -12,6 +12,7 @@ import { finetune } from './finetune.js';
 let dir: string;
 let model: string;
 let data: string;
+let longData: string;
 
 beforeAll(async () => {
   setWarningHandler(() => {});
@@ -34,10 +35,12 @@ beforeAll(async () => {
     },
     { dtype: 'float32' },
   );
+  const row = (length: number) => (i: number) =>
+    JSON.stringify({ input_ids: Array.from({ length }, (_, j) => (i + j) % 60) });
   data = join(dir, 'train.jsonl');
-  const row = (i: number) =>
-    JSON.stringify({ input_ids: Array.from({ length: 24 }, (_, j) => (i + j) % 60) });
-  await writeFile(data, `${[0, 1, 2, 3].map(row).join('\n')}\n`);
+  await writeFile(data, `${[0, 1, 2, 3].map(row(24)).join('\n')}\n`);
+  longData = join(dir, 'long.jsonl');
+  await writeFile(longData, `${[0, 1, 2, 3, 4, 5, 6, 7].map(row(16384)).join('\n')}\n`);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -64,10 +67,10 @@ async function failure(run: Promise<unknown>): Promise<unknown> {
 }
 
 describe('running out of memory', () => {
-  it('refuses before loading anything when one step cannot fit the 4 GiB wasm heap, and says what to lower', async () => {
+  it('refuses before any step when one step cannot fit the 4 GiB wasm heap, and says what to lower', async () => {
     const output = join(dir, 'refused');
     // Attention scores alone: 8 x 2 heads x 16384² x 4 B = 16 GiB.
-    const error = await failure(finetune({ ...base(), output, batchSize: 8, seqLen: 16384 }));
+    const error = await failure(finetune({ ...base(), data: longData, output, batchSize: 8, seqLen: 16384 }));
     expect(error).toBeInstanceOf(OutOfMemoryError);
     const oom = error as OutOfMemoryError;
     expect(oom.code).toBe('OUT_OF_MEMORY');
@@ -82,6 +85,13 @@ describe('running out of memory', () => {
     ])
       expect(oom.message).toContain(flag);
     await expect(stat(output)).rejects.toThrow();
+  });
+
+  it('sizes the check by the rows, not the --seq-len cap: short rows under a long --seq-len train', async () => {
+    // The same settings as above on 24-token rows: batches are padded to their longest row, so a step is small.
+    const output = join(dir, 'short-rows');
+    const summary = await finetune({ ...base(), output, batchSize: 8, seqLen: 16384 });
+    expect(summary.completed).toBe(true);
   });
 
   it('turns the runtime failing an allocation in a step into an OutOfMemoryError, and the run ends', async () => {
