@@ -1,3 +1,4 @@
+import { WASM_HEAP_CEILING_BYTES } from '@peft/training';
 import { type PlanReport, plan } from '@peft/training/node';
 import type { Command } from 'commander';
 import {
@@ -14,6 +15,7 @@ interface PlanCliOptions {
   adapterConfig?: string;
   batchSize: number;
   seqLen?: number;
+  gradientCheckpointing?: boolean;
   quantize?: string;
   json?: boolean;
 }
@@ -37,12 +39,16 @@ function formatPlan(report: PlanReport, file: string): string {
     `  trainable params: ${withThousands(a.trainable_params)} (${a.trainable_percent.toFixed(4)}% of all)`,
     `  adapter file:     ${formatBytes(a.adapter_bytes)} of float32 tensors`,
     `training memory estimate (${mem.quantize === 'none' ? 'dense float32 base' : `${mem.quantize} base`}, ` +
-      `batch ${mem.batch_size} x ${mem.seq_len} tokens):`,
+      `batch ${mem.batch_size} x ${mem.seq_len} tokens${mem.gradient_checkpointing ? ', gradient checkpointing' : ''}):`,
     `  base weights      ${bytes(mem.base)}`,
+    `  packed copies     ${bytes(mem.packed_weights)}`,
     `  adapter + AdamW   ${bytes(mem.adapter_and_optimizer)}`,
     `  method buffers    ${bytes(mem.method_buffers)}`,
     `  activations       ${bytes(mem.activations)}`,
-    `  total             ${bytes(mem.total)}`,
+    `  wasm heap         ${bytes(mem.wasm_heap)}${mem.wasm_heap > WASM_HEAP_CEILING_BYTES ? '  over the 4 GiB ceiling' : ''}`,
+    `  outside the heap  ${bytes(mem.outside_heap)}`,
+    `  total (peak RSS)  ${bytes(mem.total)}`,
+    `  largest tensor    ${formatBytes(mem.largest_tensor).padStart(10)}  (${mem.largest_tensor_name})`,
     '',
   ].join('\n');
 }
@@ -66,7 +72,8 @@ export function registerPlanCommand(program: Command): void {
       '--seq-len <n>',
       "sequence length for the memory estimate (default min(512, the model's max positions))",
       intArg(1),
-    );
+    )
+    .option('--gradient-checkpointing', 'estimate with activation checkpointing per decoder layer');
   addQuantizeOptions(
     command,
     "the base storage the memory estimate assumes (default: the folder's own format)",
@@ -89,6 +96,7 @@ export function registerPlanCommand(program: Command): void {
       ...source,
       batchSize: opts.batchSize,
       ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
+      gradientCheckpointing: opts.gradientCheckpointing === true,
       ...quantize,
     });
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatPlan(report, file));
