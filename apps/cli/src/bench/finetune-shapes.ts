@@ -10,7 +10,7 @@
 // comma-separated, default dense,nf4,nf4-checkpointed). Steps are few and slow at these sizes: the first step is
 // counted too. The memory targets in docs/performance.md are these runs, e.g. Qwen2.5-0.5B LoRA r16 at 1 x 1024:
 //   PEFT_BENCH_PRESET=qwen2.5-0.5b PEFT_BENCH_METHOD=lora PEFT_BENCH_SEQ=1024 PEFT_BENCH_STEPS=1 \
-//   PEFT_BENCH_RUNS=nf4-checkpointed pnpm bench --only finetune-shapes
+//   PEFT_BENCH_RUNS=nf4-checkpointed npx peft bench --only finetune-shapes
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
