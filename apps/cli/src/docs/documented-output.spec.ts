@@ -37,7 +37,11 @@ const STORIES_260K = {
 };
 
 /** Paths the guides use that this test provides; a command naming any other model is not run. */
-const PROVIDED_MODELS = ['models/stories260K', 'llama-2-7b/config.json', 'models/Llama-3.2-1B-Instruct-bnb-4bit'];
+const PROVIDED_MODELS = [
+  'models/stories260K',
+  'llama-2-7b/config.json',
+  'models/Llama-3.2-1B-Instruct-bnb-4bit',
+];
 
 /** Shown lines that depend on trained weights, elapsed time or the machine: not compared. */
 const NOT_COMPARED = [
@@ -78,11 +82,17 @@ async function workspace(): Promise<string> {
   await writeRandomModel(join(dir, 'models', 'stories260K'), STORIES_260K, { seed: 0, dtype: 'float32' });
   await cp(join(FIXTURES, 'llama-2-7b'), join(dir, 'llama-2-7b'), { recursive: true });
   await mkdir(join(dir, 'models'), { recursive: true });
-  await cp(join(FIXTURES, 'Llama-3.2-1B-Instruct-bnb-4bit'), join(dir, 'models', 'Llama-3.2-1B-Instruct-bnb-4bit'), {
-    recursive: true,
-  });
+  await cp(
+    join(FIXTURES, 'Llama-3.2-1B-Instruct-bnb-4bit'),
+    join(dir, 'models', 'Llama-3.2-1B-Instruct-bnb-4bit'),
+    {
+      recursive: true,
+    },
+  );
   const rows = (n: number) =>
-    Array.from({ length: n }, (_, i) => JSON.stringify({ text: `Once upon a time, story ${i} began.` })).join('\n');
+    Array.from({ length: n }, (_, i) => JSON.stringify({ text: `Once upon a time, story ${i} began.` })).join(
+      '\n',
+    );
   await writeFile(join(dir, 'train.jsonl'), `${rows(24)}\n`);
   await writeFile(join(dir, 'eval.jsonl'), `${rows(8)}\n`);
   return dir;
@@ -138,7 +148,9 @@ describe('documented CLI output', () => {
         it(`${command.where}: ${command.argv.slice(1, 4).join(' ')}`, async () => {
           const output = await run(command, dir);
           const missing = compared(command).filter((line) => !printed(output, line));
-          expect(missing, `${command.where} shows lines the command no longer prints:\n${output}`).toEqual([]);
+          expect(missing, `${command.where} shows lines the command no longer prints:\n${output}`).toEqual(
+            [],
+          );
         });
       }
     });

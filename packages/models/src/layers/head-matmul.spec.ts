@@ -58,7 +58,7 @@ describe('attendPerHead', () => {
       expectClose(ours, reference);
       const g = tf.grads(loss(attendPerHead))([q, kT, v]);
       const r = tf.grads(loss(batched))([q, kT, v]);
-      g.forEach((grad, i) => expectClose(grad, r[i]!));
+      for (const [i, grad] of g.entries()) expectClose(grad, r[i]!);
       tf.dispose([ours, reference, ...g, ...r]);
     });
   }
