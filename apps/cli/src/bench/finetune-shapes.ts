@@ -11,29 +11,16 @@
 // counted too. The memory targets in docs/performance.md are these runs, e.g. Qwen2.5-0.5B LoRA r16 at 1 x 1024:
 //   PEFT_BENCH_PRESET=qwen2.5-0.5b PEFT_BENCH_METHOD=lora PEFT_BENCH_SEQ=1024 PEFT_BENCH_STEPS=1 \
 //   PEFT_BENCH_RUNS=nf4-checkpointed npx peft bench --only finetune-shapes
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeRandomModel } from '@peft/models/node';
 import type { FinetuneSummary } from '@peft/training/node';
 import { type BenchCase, benchCase } from './harness.js';
+import { runJsonChild, setting } from './json-child.js';
+import { presetFolder } from './preset-folder.js';
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
-
-function setting(name: string, fallback: string): string {
-  return process.env[name]?.trim() || fallback;
-}
-
-/** A random-weight folder of the preset, written once and reused (it only depends on the preset and seed). */
-async function modelFolder(preset: string): Promise<string> {
-  const dir = join(tmpdir(), `peft-bench-${preset}`);
-  if (await stat(join(dir, 'config.json')).catch(() => null)) return dir;
-  process.stderr.write(`writing a random ${preset} folder to ${dir}...\n`);
-  await writeRandomModel(dir, preset, { seed: 0 });
-  return dir;
-}
 
 /** Rows long enough to fill `seqLen` tokens of the random tokenizer (about one token per character). */
 async function trainingData(dir: string, rows: number, seqLen: number): Promise<string> {
@@ -48,25 +35,7 @@ async function trainingData(dir: string, rows: number, seqLen: number): Promise<
 }
 
 function runFinetune(args: string[]): Promise<FinetuneSummary> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'finetune', ...args, '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0)
-        reject(new Error(`peft finetune ${args.join(' ')} exited ${code}\n${stderr.slice(-4000)}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as FinetuneSummary);
-    });
-  });
+  return runJsonChild<FinetuneSummary>(BIN, ['finetune', ...args, '--json'], 'peft');
 }
 
 export async function run(): Promise<BenchCase[]> {
@@ -78,7 +47,7 @@ export async function run(): Promise<BenchCase[]> {
   const rank = setting('PEFT_BENCH_R', method === 'vera' ? '256' : '16');
   const runs = new Set(setting('PEFT_BENCH_RUNS', 'dense,nf4,nf4-checkpointed').split(','));
   const given = process.env['PEFT_BENCH_MODEL']?.trim();
-  const model = given || (await modelFolder(preset));
+  const model = given || (await presetFolder(preset));
   const name = given ? given.split(/[\\/]/).filter(Boolean).at(-1)! : preset;
   const work = await mkdtemp(join(tmpdir(), 'peft-bench-finetune-'));
   try {

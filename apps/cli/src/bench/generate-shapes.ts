@@ -7,36 +7,16 @@
 // Scale by environment: PEFT_BENCH_PRESET (smollm2-135m, qwen2.5-0.5b, tinyllama-1.1b, llama-3.2-1b),
 // PEFT_BENCH_NEW_TOKENS (default 128), PEFT_BENCH_ROUNDS (default 3), PEFT_BENCH_QUANTIZE (nf4 or fp4, default nf4),
 // PEFT_BENCH_THREADS (kernel threads, default auto).
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { GenerateRunResult } from './generate-run.js';
 import { type BenchCase, benchCase } from './harness.js';
+import { runJsonChild, setting } from './json-child.js';
 import { presetFolder } from './preset-folder.js';
 
 const RUNNER = fileURLToPath(new URL('./generate-run.js', import.meta.url));
 
-function setting(name: string, fallback: string): string {
-  return process.env[name]?.trim() || fallback;
-}
-
 function runGeneration(args: string[]): Promise<GenerateRunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUNNER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0)
-        reject(new Error(`generate-run ${args.join(' ')} exited ${code}\n${stderr.slice(-4000)}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as GenerateRunResult);
-    });
-  });
+  return runJsonChild<GenerateRunResult>(RUNNER, args, 'generate-run');
 }
 
 function median(values: number[]): number {
