@@ -35,25 +35,6 @@ function npm(args: string[], cwd: string, timeoutMs = INSTALL_MS): Promise<RunRe
   return mustRun('npm', args, { cwd, env, timeoutMs });
 }
 
-/** Attempts of an install that fetches third-party packages through the registry's uplink. */
-const INSTALL_ATTEMPTS = 3;
-
-/**
- * Runs `run` (an `npm install`) up to INSTALL_ATTEMPTS times. The third-party packages come from the public
- * registry through verdaccio's uplink, and on a loaded runner one packument fetch can fail transiently (npm
- * then reports an ERESOLVE with the package "@undefined"); what this test checks is our packages, which come
- * from local storage and never depend on that. Each failure is written to stderr, so a flaky uplink shows.
- */
-async function withInstallRetries(what: string, run: () => Promise<RunResult>): Promise<RunResult> {
-  for (let attempt = 1; ; attempt++) {
-    const result = await run();
-    if (result.code === 0 || attempt === INSTALL_ATTEMPTS) return result;
-    process.stderr.write(
-      `${what} failed (attempt ${attempt} of ${INSTALL_ATTEMPTS}), retrying:\n${result.stderr.slice(-2000)}\n`,
-    );
-  }
-}
-
 async function newProject(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(
@@ -73,41 +54,33 @@ function snippetDir(name: string): string {
   return join(app, 'readme', unscoped(name));
 }
 
-beforeAll(
-  async () => {
-    root = await mkdtemp(join(tmpdir(), 'peft-registry-check-'));
-    const upstream = (await mustRun('npm', ['config', 'get', 'registry'], { cwd: root })).stdout.trim();
-    registry = await startLocalRegistry(join(root, 'registry'), upstream);
-    env = await isolatedNpmEnv(join(root, 'npm'), registry.url);
-    for (const pkg of packedPackages()) await npm(['publish', pkg.tarball, '--access', 'public'], root);
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'peft-registry-check-'));
+  const upstream = (await mustRun('npm', ['config', 'get', 'registry'], { cwd: root })).stdout.trim();
+  registry = await startLocalRegistry(join(root, 'registry'), upstream);
+  env = await isolatedNpmEnv(join(root, 'npm'), registry.url);
+  for (const pkg of packedPackages()) await npm(['publish', pkg.tarball, '--access', 'public'], root);
 
-    // The libraries, by name, plus whatever their README snippets import (TensorFlow.js and a backend).
-    app = join(root, 'app');
-    await newProject(app);
-    const wanted = new Set(libraries);
-    for (const name of libraries) {
-      const readme = await packedReadme(name);
-      const snippet = firstCodeBlock(readme);
-      if (snippet === null) throw new Error(`${name}: README.md has no ts/js code block`);
-      await mkdir(snippetDir(name), { recursive: true });
-      const file = join(snippetDir(name), 'snippet.mjs');
-      await writeFile(file, stripTypes(snippet, `${name}/README.md`));
-      for (const { specifier } of await importsOf(file)) {
-        if (isBare(specifier) && !isNodeBuiltin(specifier)) wanted.add(packageNameOf(specifier));
-      }
+  // The libraries, by name, plus whatever their README snippets import (TensorFlow.js and a backend).
+  app = join(root, 'app');
+  await newProject(app);
+  const wanted = new Set(libraries);
+  for (const name of libraries) {
+    const readme = await packedReadme(name);
+    const snippet = firstCodeBlock(readme);
+    if (snippet === null) throw new Error(`${name}: README.md has no ts/js code block`);
+    await mkdir(snippetDir(name), { recursive: true });
+    const file = join(snippetDir(name), 'snippet.mjs');
+    await writeFile(file, stripTypes(snippet, `${name}/README.md`));
+    for (const { specifier } of await importsOf(file)) {
+      if (isBare(specifier) && !isNodeBuiltin(specifier)) wanted.add(packageNameOf(specifier));
     }
-    const specs = [...wanted].map((name) =>
-      APP_DEPENDENCIES[name] ? `${name}@${APP_DEPENDENCIES[name]}` : name,
-    );
-    const install = await withInstallRetries('npm install of the libraries', () =>
-      runCommand('npm', ['install', ...specs], { cwd: app, env, timeoutMs: INSTALL_MS }),
-    );
-    if (install.code !== 0) {
-      throw new Error(`npm install ${specs.join(' ')} exited ${install.code}\n${install.stderr}`);
-    }
-  },
-  2 * INSTALL_ATTEMPTS * INSTALL_MS,
-);
+  }
+  const specs = [...wanted].map((name) =>
+    APP_DEPENDENCIES[name] ? `${name}@${APP_DEPENDENCIES[name]}` : name,
+  );
+  await npm(['install', ...specs], app);
+}, 2 * INSTALL_MS);
 
 afterAll(async () => {
   await registry?.stop();
@@ -174,21 +147,17 @@ describe.each(commands)('%s: its README shell lines, run as written in a fresh p
   const outputs: { line: string; result: RunResult }[] = [];
   let project = '';
 
-  beforeAll(
-    async () => {
-      project = join(root, `${unscoped(name)}-project`);
-      await newProject(project);
-      const lines = firstShellLines(await packedReadme(name));
-      if (!lines) throw new Error(`${name}: README.md has no sh code block`);
-      for (const line of lines) {
-        const run = () => runCommand('sh', ['-c', line], { cwd: project, env, timeoutMs: INSTALL_MS });
-        const result = line.startsWith('npm install ') ? await withInstallRetries(line, run) : await run();
-        outputs.push({ line, result });
-        if (result.code !== 0) break;
-      }
-    },
-    2 * INSTALL_ATTEMPTS * INSTALL_MS,
-  );
+  beforeAll(async () => {
+    project = join(root, `${unscoped(name)}-project`);
+    await newProject(project);
+    const lines = firstShellLines(await packedReadme(name));
+    if (!lines) throw new Error(`${name}: README.md has no sh code block`);
+    for (const line of lines) {
+      const result = await runCommand('sh', ['-c', line], { cwd: project, env, timeoutMs: INSTALL_MS });
+      outputs.push({ line, result });
+      if (result.code !== 0) break;
+    }
+  }, 2 * INSTALL_MS);
 
   it('installs it by name and every line exits 0', () => {
     expect(outputs.map((o) => o.line)[0]).toBe(`npm install ${name}`);
