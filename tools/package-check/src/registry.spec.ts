@@ -76,6 +76,20 @@ beforeAll(async () => {
       if (isBare(specifier) && !isNodeBuiltin(specifier)) wanted.add(packageNameOf(specifier));
     }
   }
+  // Third-party packages come through the registry's uplink, from this process: without the machine's CA
+  // bundle or proxy settings (NODE_EXTRA_CA_CERTS, HTTPS_PROXY, ...) it cannot reach it, and npm would only say
+  // ERESOLVE "@undefined". Say what is wrong instead.
+  const probe = await runCommand('npm', ['view', '@tensorflow/tfjs-core@4.22.0', 'version'], {
+    cwd: root,
+    env,
+    timeoutMs: COMMAND_MS,
+  });
+  if (probe.code !== 0 || probe.stdout.trim() !== '4.22.0') {
+    throw new Error(
+      `the local registry cannot fetch @tensorflow/tfjs-core from its uplink ${upstream}; check that the test ` +
+        `process has this machine's CA bundle and proxy settings (NODE_EXTRA_CA_CERTS, HTTPS_PROXY)\n${probe.stderr}`,
+    );
+  }
   const specs = [...wanted].map((name) =>
     APP_DEPENDENCIES[name] ? `${name}@${APP_DEPENDENCIES[name]}` : name,
   );
