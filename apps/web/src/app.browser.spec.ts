@@ -8,16 +8,14 @@
 // adapter download) and that WebGPU's held-out loss agrees with wasm's.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromiumArgs, chromiumForTests, serveStatic } from '@peft/browser-test';
+import { join } from 'node:path';
+import { chromiumForTests } from '@peft/browser-test';
 import { parseSafetensors, type SafetensorsSource, toFloat32 } from '@peft/core';
 import { unzipSync } from 'fflate';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { build } from 'vite';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServedPage, servePage } from './test-support/served-page.js';
 
-const appRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const executablePath = chromiumForTests('@peft/web fine-tuning page in Chromium');
 
 /** The demo base model: 4 decoder layers of 7 linears each (lm_head stays dense and unadapted). */
@@ -132,37 +130,24 @@ function expectPeftAdapter(files: Record<string, Uint8Array>, r: number): Safete
 
 describe.skipIf(!executablePath)('the fine-tuning page in headless Chromium', () => {
   let outDir = '';
-  let server: { url: string; close: () => Promise<void> } | null = null;
-  let browser: Browser | null = null;
+  let served: ServedPage | null = null;
   let wasmEvalBefore: number | null = null;
 
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), 'peft-web-e2e-'));
-    await build({
-      root: appRoot,
-      configFile: join(appRoot, 'vite.config.ts'),
-      logLevel: 'warn',
-      build: { outDir, emptyOutDir: true, reportCompressedSize: false },
-    });
-    server = await serveStatic({ '/': outDir });
-    browser = await chromium.launch({
-      executablePath: executablePath!,
-      headless: true,
-      args: chromiumArgs(true),
-    });
+    served = await servePage(outDir, executablePath!);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     if (outDir) await rm(outDir, { recursive: true, force: true });
   });
 
   it('fine-tunes the NF4 demo model with VeRA on wasm: the loss falls and the adapter downloads', async () => {
     const steps = 8;
     const run = await runPage(
-      browser!,
-      server!.url,
+      served!.browser,
+      served!.url,
       `backend=wasm&steps=${steps}&evalRows=${EVAL_ROWS}&words=2&maxNewTokens=8`,
     );
     const { page } = run;
@@ -200,8 +185,8 @@ describe.skipIf(!executablePath)('the fine-tuning page in headless Chromium', ()
 
   it('runs the same flow on WebGPU (SwiftShader here) when asked for by name', async () => {
     const run = await runPage(
-      browser!,
-      server!.url,
+      served!.browser,
+      served!.url,
       `backend=webgpu&steps=2&batch=2&evalRows=${EVAL_ROWS}&words=1&maxNewTokens=4&r=64`,
     );
     console.log(`webgpu: held-out loss before ${run.evalBefore} (wasm: ${wasmEvalBefore})`);

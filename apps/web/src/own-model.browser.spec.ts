@@ -5,10 +5,9 @@
 // downloads the adapter zip and compares it with the adapter `finetune()` writes in Node for the same inputs.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { setupBackend } from '@peft/backends';
-import { chromiumArgs, chromiumForTests, serveStatic } from '@peft/browser-test';
+import { chromiumForTests } from '@peft/browser-test';
 import { parseSafetensors, toFloat32 } from '@peft/core';
 import { llamaConfig } from '@peft/models';
 import { writeRandomModel } from '@peft/models/node';
@@ -16,11 +15,9 @@ import '@peft/lora';
 import '@peft/quant-bnb4';
 import { finetune } from '@peft/training/node';
 import { unzipSync } from 'fflate';
-import { type Browser, chromium } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServedPage, servePage } from './test-support/served-page.js';
 
-const appRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const executablePath = chromiumForTests('@peft/web own-model fine-tuning in Chromium');
 
 const CONFIG = llamaConfig({
@@ -54,9 +51,7 @@ const ROWS = Array.from({ length: 24 }, (_, i) => ({
 
 describe.skipIf(!executablePath)('fine-tuning your own model folder in headless Chromium', () => {
   let work = '';
-  let outDir = '';
-  let server: { url: string; close: () => Promise<void> } | null = null;
-  let browser: Browser | null = null;
+  let served: ServedPage | null = null;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'peft-web-own-'));
@@ -66,29 +61,16 @@ describe.skipIf(!executablePath)('fine-tuning your own model folder in headless 
       maxShardBytes: 200_000,
     });
     await writeFile(join(work, 'train.jsonl'), `${ROWS.map((row) => JSON.stringify(row)).join('\n')}\n`);
-    outDir = join(work, 'page');
-    await build({
-      root: appRoot,
-      configFile: join(appRoot, 'vite.config.ts'),
-      logLevel: 'warn',
-      build: { outDir, emptyOutDir: true, reportCompressedSize: false },
-    });
-    server = await serveStatic({ '/': outDir });
-    browser = await chromium.launch({
-      executablePath: executablePath!,
-      headless: true,
-      args: chromiumArgs(true),
-    });
+    served = await servePage(join(work, 'page'), executablePath!);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
   it('trains LoRA on the chosen folder and data, shows progress in every phase, and downloads the adapter finetune() writes', async () => {
-    const context = await browser!.newContext({ acceptDownloads: true });
+    const context = await served!.browser.newContext({ acceptDownloads: true });
     const page = await context.newPage();
     const lines: string[] = [];
     page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
@@ -107,7 +89,7 @@ describe.skipIf(!executablePath)('fine-tuning your own model folder in headless 
       evalRows: '8',
       maxNewTokens: '4',
     });
-    await page.goto(`${server!.url}?${query}`);
+    await page.goto(`${served!.url}?${query}`);
     await expect.poll(() => page.locator('select[name="method"]').inputValue()).toBe('lora');
     // Every text the phase line and the progress line show, in order.
     await page.evaluate(() => {
