@@ -1,3 +1,4 @@
+import { frugalGradients } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 // The parts of tfjs' engine state a gradient call touches. `Engine.state` is public in tfjs-core's
@@ -32,7 +33,7 @@ export function vectorJacobianProduct(
   const nested = state.gradientDepth > 0;
   try {
     return tf.tidy(() => {
-      const { value, grads } = tf.engine().gradients(f, [...xs], dy, true);
+      const { value, grads } = frugalGradients(f, xs, dy);
       value.dispose();
       return grads.map((g, i) => g ?? tf.zerosLike(xs[i]!));
     });

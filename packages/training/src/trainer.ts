@@ -1,4 +1,4 @@
-import { ConfigError } from '@peft/core';
+import { ConfigError, frugalGradients } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { type LearningRateSchedule, learningRateAt } from './schedule.js';
@@ -56,9 +56,10 @@ export class Trainer {
   } {
     const names = [...this.options.variables.keys()].filter((n) => this.options.variables.get(n)!.trainable);
     const varList = names.map((n) => this.options.variables.get(n)!);
-    const { value, grads } = tf.engine().gradients(lossFn, varList, undefined, true);
+    // Frees activations and their gradients as the backward pass goes (frugalGradients says why).
+    const { value, grads } = frugalGradients(lossFn, varList);
     if (value.rank !== 0) {
-      tf.dispose([value, ...grads.filter((g) => g !== null)]);
+      tf.dispose([value, ...grads.filter((g) => g !== undefined)]);
       throw new ConfigError(`the loss must be a scalar, got a rank-${value.rank} tensor`);
     }
     const byName = new Map<string, tf.Tensor>();
