@@ -4,7 +4,7 @@ import {
   adapterRandomUniform,
   type MethodLayer,
 } from '@peft/adapter-bridge/method';
-import { Module, matMulBoth } from '@peft/core';
+import { frugalAdd, frugalScale, Module, matMulBoth } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface LoraLayerOptions {
@@ -64,8 +64,8 @@ export class LoraLayer extends Module implements MethodLayer {
       // x·Aᵀ·Bᵀ; A has only r rows, so the transposed products cost little next to the base layer.
       // Explicit transposes: a transpose flag takes tfjs-backend-wasm off its fast matmul path.
       const down = matMulBoth<tf.Tensor2D>(x2d, tf.transpose(this.loraA));
-      const delta = tf.mul(matMulBoth(down, tf.transpose(this.loraB)), this.scaling);
-      return tf.add(result, tf.reshape(delta, [...lead, this.outFeatures]));
+      const delta = frugalScale(matMulBoth<tf.Tensor2D>(down, tf.transpose(this.loraB)), this.scaling);
+      return frugalAdd(result, tf.reshape(delta, [...lead, this.outFeatures]));
     });
   }
 

@@ -1,5 +1,5 @@
 import { adapterDropout, adapterRandomNormal, type MethodLayer } from '@peft/adapter-bridge/method';
-import { Module, matMulFrozenRight } from '@peft/core';
+import { frugalAdd, Module, matMulFrozenRight } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { VeraConfig } from './config.js';
 import { projectionSlice, projectionSliceTransposed, type VeraSharedState } from './model.js';
@@ -64,7 +64,7 @@ export class VeraLayer extends Module implements MethodLayer {
         }),
         this.lambdaB,
       );
-      return tf.add(result, tf.reshape(delta, [...lead, this.outFeatures]));
+      return frugalAdd(result, tf.reshape(delta, [...lead, this.outFeatures]));
     });
   }
 

@@ -1,4 +1,4 @@
-import { Module } from '@peft/core';
+import { frugalAdd, Module } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerCache } from '../kv-cache.js';
 import type { Attention, AttentionContext } from './attention.js';
@@ -18,12 +18,10 @@ export class DecoderLayer extends Module {
   forward(x: tf.Tensor3D, context: AttentionContext, cache?: LayerCache): tf.Tensor3D {
     return tf.tidy(() => {
       const normed = this.child<RMSNorm>('input_layernorm').forward(x) as tf.Tensor3D;
-      const attended = tf.add(
-        x,
-        this.child<Attention>('self_attn').forward(normed, context, cache),
-      ) as tf.Tensor3D;
+      // Residual sums keep neither operand for the backward pass (frugalAdd).
+      const attended = frugalAdd(x, this.child<Attention>('self_attn').forward(normed, context, cache));
       const normed2 = this.child<RMSNorm>('post_attention_layernorm').forward(attended) as tf.Tensor3D;
-      return tf.add(attended, this.child<Mlp>('mlp').forward(normed2)) as tf.Tensor3D;
+      return frugalAdd(attended, this.child<Mlp>('mlp').forward(normed2));
     });
   }
 }
