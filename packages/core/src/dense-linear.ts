@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { DType } from './dtype.js';
 import { ShapeMismatchError } from './errors.js';
 import { matMulFrozenRight } from './fast-matmul.js';
+import { frugalReshape } from './frugal-ops.js';
 import { fromFloat32, type StateDict } from './host-tensor.js';
 import type { QuantizedLinear } from './quantized-linear.js';
 
@@ -19,8 +20,9 @@ export function applyToLastAxis(
   }
   return tf.tidy(() => {
     const lead = x.shape.slice(0, -1);
-    const y = matmul(tf.reshape(x, [-1, inFeatures]) as tf.Tensor2D);
-    return tf.reshape(y, [...lead, y.shape[1]]);
+    // frugalReshape: a plain reshape would keep the layer's output (and input) alive for the backward pass.
+    const y = matmul(frugalReshape<tf.Tensor2D>(x, [-1, inFeatures]));
+    return frugalReshape(y, [...lead, y.shape[1]]);
   });
 }
 

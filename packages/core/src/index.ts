@@ -23,7 +23,7 @@ export {
 } from './errors.js';
 export { type FrozenRightOptions, matMulBoth, matMulFrozenRight } from './fast-matmul.js';
 export { type FrugalGradients, frugalGradients } from './frugal-gradients.js';
-export { frugalAdd, frugalScale } from './frugal-ops.js';
+export { frugalAdd, frugalReshape, frugalScale } from './frugal-ops.js';
 export { globalRegistry } from './global-registry.js';
 export { bf16BitsToFloat, f16BitsToFloat, floatToBf16Bits, floatToF16Bits } from './half.js';
 export {

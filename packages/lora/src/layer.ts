@@ -4,7 +4,7 @@ import {
   adapterRandomUniform,
   type MethodLayer,
 } from '@peft/adapter-bridge/method';
-import { frugalAdd, frugalScale, Module, matMulBoth } from '@peft/core';
+import { frugalAdd, frugalReshape, frugalScale, Module, matMulBoth } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface LoraLayerOptions {
@@ -59,13 +59,13 @@ export class LoraLayer extends Module implements MethodLayer {
   apply(x: tf.Tensor, result: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      let x2d = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
+      let x2d = frugalReshape<tf.Tensor2D>(x, [-1, this.inFeatures]);
       if (this.training) x2d = adapterDropout(x2d, this.dropout);
       // x·Aᵀ·Bᵀ; A has only r rows, so the transposed products cost little next to the base layer.
       // Explicit transposes: a transpose flag takes tfjs-backend-wasm off its fast matmul path.
       const down = matMulBoth<tf.Tensor2D>(x2d, tf.transpose(this.loraA));
       const delta = frugalScale(matMulBoth<tf.Tensor2D>(down, tf.transpose(this.loraB)), this.scaling);
-      return frugalAdd(result, tf.reshape(delta, [...lead, this.outFeatures]));
+      return frugalAdd(result, frugalReshape(delta, [...lead, this.outFeatures]));
     });
   }
 

@@ -1,5 +1,5 @@
 import { adapterDropout, adapterRandomNormal, type MethodLayer } from '@peft/adapter-bridge/method';
-import { frugalAdd, Module, matMulFrozenRight } from '@peft/core';
+import { frugalAdd, frugalReshape, Module, matMulFrozenRight } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { VeraConfig } from './config.js';
 import { projectionSlice, projectionSliceTransposed, type VeraSharedState } from './model.js';
@@ -47,7 +47,7 @@ export class VeraLayer extends Module implements MethodLayer {
   apply(x: tf.Tensor, result: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      let x2d = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
+      let x2d = frugalReshape<tf.Tensor2D>(x, [-1, this.inFeatures]);
       // Masks come from the adapter stream, so a seeded run (`seedAdapterRandom`) repeats exactly.
       if (this.training) x2d = adapterDropout(x2d, this.dropout);
       const { aT, bT } = this.slices();
@@ -64,7 +64,7 @@ export class VeraLayer extends Module implements MethodLayer {
         }),
         this.lambdaB,
       );
-      return frugalAdd(result, tf.reshape(delta, [...lead, this.outFeatures]));
+      return frugalAdd(result, frugalReshape(delta, [...lead, this.outFeatures]));
     });
   }
 
