@@ -183,6 +183,8 @@ const RUNTIME_BYTES = 160 * 2 ** 20;
 const KERNEL_MIRROR_SHARE = 0.6;
 /** The chunked loss keeps a chunk's logits near this size (models' DEFAULT_LOSS_CHUNK_BYTES). */
 const LOSS_CHUNK_BYTES = 64 * 2 ** 20;
+/** The share of a layer's activations (as counted in activationBytes) its forward pass keeps for the backward pass. */
+const SAVED_SHARE = 0.5;
 
 interface ActivationEstimate {
   peak: number;
@@ -191,13 +193,14 @@ interface ActivationEstimate {
 }
 
 /**
- * Activation bytes of one step at its peak. Per token and layer a decoder layer keeps its two norms' steps,
- * q/k/v/o with their rotary and head-layout copies (about 24 x hidden together), the SwiGLU branch (6 x
- * intermediate), and the attention scores through masking and softmax (4 x heads x seq_len); each adapted layer
- * its intermediates (3 x (r + out)). TensorFlow.js keeps the gradient of each activation until the backward pass
- * ends, so the backward pass doubles them. With checkpointing only each layer's input (and its gradient) stays,
- * and one layer is rebuilt at a time. The coefficients are counted from the layers' code and checked against
- * measured runs (SmolLM2-135M at 1 x 64 and 1 x 128 without checkpointing, 4 x 256 with it).
+ * Activation bytes of one step at its peak. Per token and layer a decoder layer's forward pass saves its two
+ * norms' steps, q/k/v/o with their rotary and head-layout copies (about 24 x hidden together), the SwiGLU branch
+ * (6 x intermediate), and the attention scores through masking and softmax (4 x heads x seq_len); each adapted
+ * layer its intermediates (3 x (r + out)). About half of that stays alive for the backward pass (SAVED_SHARE): a
+ * saved tensor shares its buffer, sums and reshapes keep nothing (core's frugal ops), and the backward pass frees
+ * each saved tensor and each gradient once it is past them (frugalGradients), so gradients add little. With
+ * checkpointing only each layer's input stays, and one layer is rebuilt at a time. The loss holds up to three of a
+ * chunk's [tokens, vocab] steps at once. Checked against measured runs (plan.spec.ts).
  */
 function activationBytes(
   config: LlamaConfig,
@@ -217,8 +220,9 @@ function activationBytes(
   const perLayer = 4 * tokens * (24 * h + 6 * i + adapterPerToken) + 4 * scores;
   const layerInputs = 4 * tokens * h * layers;
   const chunk = Math.min(LOSS_CHUNK_BYTES, 4 * tokens * config.vocabSize);
-  const loss = 4 * chunk;
-  const peak = checkpointing ? 2 * layerInputs + 2 * perLayer + loss : 2 * layers * perLayer + loss;
+  const loss = 3 * chunk;
+  const saved = SAVED_SHARE * perLayer;
+  const peak = checkpointing ? layerInputs + saved + loss : layers * saved + loss;
   const candidates: [string, number][] = [
     ['attention scores', scores],
     ['embedding table', 4 * config.vocabSize * h],
