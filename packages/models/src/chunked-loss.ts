@@ -164,19 +164,12 @@ function crossEntropySum(logits: tf.Tensor2D, targets: Int32Array, weights: Floa
     });
     return {
       value,
-      // Each [rows, vocab] step is freed as soon as the next exists (a tidy would hold all five until the end),
-      // so at most three are alive at once; the logits are not needed after the softmax.
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const scale = tf.tidy(() => tf.mul(tf.reshape(tf.tensor1d(weights), [rows, 1]), dy));
-        const probs = tf.softmax(saved[0] as tf.Tensor2D);
-        saved[0]!.dispose();
-        const hot = tf.tidy(() => tf.oneHot(tf.tensor1d(targets, 'int32'), vocab, 1, 0, 'float32'));
-        const delta = tf.sub(probs, hot);
-        tf.dispose([probs, hot]);
-        const gradient = tf.mul(delta, scale);
-        tf.dispose([delta, scale]);
-        return gradient;
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const savedLogits = saved[0] as tf.Tensor2D;
+          const delta = tf.sub(tf.softmax(savedLogits), tf.oneHot(tf.tensor1d(targets, 'int32'), vocab));
+          return tf.mul(delta, tf.mul(tf.reshape(tf.tensor1d(weights), [rows, 1]), dy));
+        }),
     };
   });
   return run(logits) as tf.Scalar;
