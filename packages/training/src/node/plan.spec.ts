@@ -20,14 +20,7 @@ const MEASURED = [
     preset: 'smollm2-135m',
     adapter: vera,
     options: { quantize: 'nf4', batchSize: 4, seqLen: 256, gradientCheckpointing: true },
-    peakRss: 905_699_328,
-  },
-  {
-    run: 'SmolLM2-135M, NF4, VeRA r256 all-linear, 4 x 256, no checkpointing',
-    preset: 'smollm2-135m',
-    adapter: vera,
-    options: { quantize: 'nf4', batchSize: 4, seqLen: 256 },
-    peakRss: 4_533_551_104,
+    peakRss: 1_089_855_488,
   },
   {
     run: 'SmolLM2-135M, NF4, VeRA r256 all-linear, 1 x 128',
