@@ -164,12 +164,20 @@ function crossEntropySum(logits: tf.Tensor2D, targets: Int32Array, weights: Floa
     });
     return {
       value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const savedLogits = saved[0] as tf.Tensor2D;
-          const delta = tf.sub(tf.softmax(savedLogits), tf.oneHot(tf.tensor1d(targets, 'int32'), vocab));
-          return tf.mul(delta, tf.mul(tf.reshape(tf.tensor1d(weights), [rows, 1]), dy));
-        }),
+      // Each [rows, vocab] step is freed as soon as the next exists (one tidy would hold them all until the end);
+      // the logits are not needed after the softmax. The one-hot stays int32: tfjs-backend-wasm's OneHot ignores a
+      // float32 dtype and writes integer bits, so the subtraction does the conversion, as before.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const scale = tf.tidy(() => tf.mul(tf.reshape(tf.tensor1d(weights), [rows, 1]), dy));
+        const probs = tf.softmax(saved[0] as tf.Tensor2D);
+        saved[0]!.dispose();
+        const hot = tf.tidy(() => tf.oneHot(tf.tensor1d(targets, 'int32'), vocab));
+        const delta = tf.sub(probs, hot);
+        tf.dispose([probs, hot]);
+        const gradient = tf.mul(delta, scale);
+        tf.dispose([delta, scale]);
+        return gradient;
+      },
     };
   });
   return run(logits) as tf.Scalar;
