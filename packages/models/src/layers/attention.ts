@@ -4,6 +4,7 @@ import type { AttentionMask } from '../attention-mask.js';
 import type { LayerCache } from '../kv-cache.js';
 import { applyRotary, type RotaryTables } from '../rope.js';
 import { attendPerHead, splitsPerHead } from './head-matmul.js';
+import { maskScores } from './mask-scores.js';
 
 export interface AttentionShape {
   readonly numHeads: number;
@@ -74,7 +75,7 @@ export class Attention extends Module {
         context4 = attendPerHead(grouped, kT, v, bias, keep);
       } else {
         const raw = matMulBoth<tf.Tensor4D>(grouped, kT);
-        const scores = tf.add(keep ? tf.mul(raw, keep) : raw, bias);
+        const scores = maskScores(raw, keep, bias);
         context4 = matMulBoth<tf.Tensor4D>(tf.softmax(scores), v);
       }
       const merged = tf.reshape(

@@ -1,5 +1,6 @@
 import { matMulBoth } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { maskScores } from './mask-scores.js';
 
 /**
  * From this many query rows per KV head (groups · T), attention runs head by head on 2-D products, which beats one
@@ -42,7 +43,7 @@ export function attendPerHead(
       for (let h = 0; h < heads; h++) {
         const i = b * heads + h;
         const raw = matMulBoth<tf.Tensor2D>(qs[i]!, ks[i]!);
-        const scores = tf.add(keepRow ? tf.mul(raw, keepRow) : raw, biasRow);
+        const scores = maskScores(raw, keepRow, biasRow);
         contexts.push(matMulBoth<tf.Tensor2D>(tf.softmax(scores), vs[i]!));
       }
     }
