@@ -11,7 +11,8 @@ function savedBytes(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): number {
   const { value, grads } = tf.engine().gradients(
     () => {
       const y = f(x);
-      const tape = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] } }).state.activeTape;
+      const tape = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] } }).state
+        .activeTape;
       bytes = tape.reduce((n, node) => n + (node.saved ?? []).reduce((m, t) => m + t.size * 4, 0), 0);
       return tf.sum(tf.mul(y, y));
     },
@@ -25,7 +26,10 @@ function savedBytes(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): number {
 
 describe('maskScores', () => {
   const raw = tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', 1);
-  const keep = tf.tensor4d(Array.from({ length: 2 * 20 }, (_, i) => (i % 3 === 0 ? 0 : 1)), [2, 1, 4, 5]);
+  const keep = tf.tensor4d(
+    Array.from({ length: 2 * 20 }, (_, i) => (i % 3 === 0 ? 0 : 1)),
+    [2, 1, 4, 5],
+  );
   const bias = tf.mul(tf.sub(1, keep), -1e9);
 
   it('gives the composed ops’ values and gradients bit for bit, with and without a keep mask', () => {

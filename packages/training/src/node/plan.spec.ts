@@ -20,7 +20,14 @@ const MEASURED = [
     preset: 'smollm2-135m',
     adapter: vera,
     options: { quantize: 'nf4', batchSize: 4, seqLen: 256, gradientCheckpointing: true },
-    peakRss: 1_047_461_888,
+    peakRss: 1_042_358_272,
+  },
+  {
+    run: 'SmolLM2-135M, NF4, VeRA r256 all-linear, 4 x 256, no checkpointing',
+    preset: 'smollm2-135m',
+    adapter: vera,
+    options: { quantize: 'nf4', batchSize: 4, seqLen: 256 },
+    peakRss: 4_431_675_392,
   },
   {
     run: 'SmolLM2-135M, NF4, VeRA r256 all-linear, 1 x 128',
@@ -48,14 +55,14 @@ const MEASURED = [
     preset: 'tinyllama-1.1b',
     adapter: vera,
     options: { quantize: 'nf4', batchSize: 1, seqLen: 512, gradientCheckpointing: true },
-    peakRss: 2_431_037_440,
+    peakRss: 2_393_333_760,
   },
   {
     run: 'Qwen2.5-0.5B, NF4, LoRA r16 all-linear, 1 x 1024, checkpointing',
     preset: 'qwen2.5-0.5b',
     adapter: lora,
     options: { quantize: 'nf4', batchSize: 1, seqLen: 1024, gradientCheckpointing: true },
-    peakRss: 2_058_432_512,
+    peakRss: 2_080_567_296,
   },
 ] as const;
 
