@@ -126,10 +126,12 @@ describe('writeRandomModel', () => {
   it('streams: memory grows by a few MB while writing a ~100 MB model', async () => {
     const config = {
       model_type: 'llama' as const,
-      vocab_size: 10000,
+      // Many mid-sized tensors rather than a large embedding: a writer holding one tensor at a time then stays far
+      // below the bound (with a 20 MB embedding in a 95 MB model, one tensor alone was at the bound).
+      vocab_size: 2000,
       hidden_size: 512,
       intermediate_size: 1536,
-      num_hidden_layers: 4,
+      num_hidden_layers: 7,
       num_attention_heads: 8,
       tie_word_embeddings: false,
     };
