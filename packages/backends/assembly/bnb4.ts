@@ -8,9 +8,10 @@
 // arrays; the build script checks), every pointer comes from the caller (allocated with tfjs' own malloc).
 //
 // Files: weights.ts (the bound weight), exact.ts (float32 kernels), fixed16*.ts (the fixed-point x·Wᵀ and, in
-// fixed16-transposed.ts, dy·W).
+// fixed16-transposed.ts, dy·W), dense.ts (dense float32 products, for TensorFlow.js' BatchMatMul).
 
 export { bindWeights } from './weights';
+export { columnSums, denseNN, denseNT } from './dense';
 export { dequantizeRange, matmulExact, matmulTransposed } from './exact';
 export { fixed16WorkBytes, matmulFixed16, quantizeActivations } from './fixed16';
 export {

@@ -1,7 +1,9 @@
-import { Identity, type KernelConfig, Slice, Unpack } from '@tensorflow/tfjs-core';
+import { BatchMatMul, Identity, type KernelConfig, Slice, Sum, Unpack } from '@tensorflow/tfjs-core';
 import { bnb4DequantizeWasmConfig } from './kernels/bnb4-dequantize/index.js';
 import { bnb4MatmulWasmConfig } from './kernels/bnb4-matmul/index.js';
 import { bnb4MatmulTransposedWasmConfig } from './kernels/bnb4-matmul-transposed/index.js';
+import { columnSum } from './kernels/dense-matmul/column-sum.js';
+import { denseBatchMatMul } from './kernels/dense-matmul/wasm.js';
 import { registerKernels } from './kernels/register-kernel.js';
 import { rmsNormWasmConfig } from './kernels/rms-norm/index.js';
 import { rmsNormGradWasmConfig } from './kernels/rms-norm-grad/index.js';
@@ -18,13 +20,16 @@ export const WASM_KERNELS: readonly KernelConfig[] = [
 ];
 
 /**
- * Registers our wasm kernels, and replaces three of tfjs-backend-wasm's that copy more than they must: Identity
- * shares its input's buffer (kernels/wasm-views/identity.ts says why), Slice and Unpack read the heap in place
- * (kernels/wasm-views/slice.ts). Call after tfjs-backend-wasm is imported: it registers its own kernels then.
+ * Registers our wasm kernels, and replaces five of tfjs-backend-wasm's: Identity shares its input's buffer
+ * (kernels/wasm-views/identity.ts says why), Slice and Unpack read the heap in place (kernels/wasm-views/slice.ts),
+ * BatchMatMul runs large 2-D products on our dense kernels, on the kernel threads (kernels/dense-matmul/wasm.ts),
+ * and Sum over leading axes adds rows in place instead of transposing first (kernels/dense-matmul/column-sum.ts). Call after tfjs-backend-wasm is imported: it registers its own kernels then.
  */
 export function registerWasmKernels(): void {
   registerKernels(WASM_KERNELS);
   replaceWasmKernel(Identity, sharingIdentity);
   replaceWasmKernel(Slice, viewSlice);
   replaceWasmKernel(Unpack, viewUnpack);
+  replaceWasmKernel(BatchMatMul, denseBatchMatMul);
+  replaceWasmKernel(Sum, columnSum);
 }

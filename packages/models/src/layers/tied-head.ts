@@ -8,6 +8,14 @@ import {
 } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 
+/**
+ * From this many rows of x the logits are x·Eᵀ, one product with a transpose flag: @peft/backends runs it on wasm
+ * with its dense kernels (no packed copy, no flag penalty, the kernel threads), and it saves transposing the
+ * [vocab, rows] product, which took longer than the product itself (Transpose of 49,152 x 341 floats: about
+ * 450 ms on wasm). Fewer rows (decoding) keep E·xᵀ, where XNNPACK's one-column loop streams the table fastest.
+ */
+const NT_MIN_ROWS = 4;
+
 /** Rows of the table per slice in the input gradient: a slice of Qwen2.5-0.5B's table is 29 MB. */
 const ROWS_PER_SLICE = 8192;
 
@@ -45,9 +53,9 @@ export function productWithTable(
 
 /**
  * The output head, reading a [vocab, hidden] table: the embedding's own variable when the embeddings are tied
- * (no copy), or the head's own weight as stored in the checkpoint. The forward pass computes the logits as
- * (E·xᵀ)ᵀ, with the table as the left operand, and the input gradient dy·E in slices of rows
- * (productWithTable).
+ * (no copy), or the head's own weight as stored in the checkpoint. The forward pass computes the logits as x·Eᵀ
+ * (from NT_MIN_ROWS rows) or (E·xᵀ)ᵀ, never with the table as an unflagged right operand, and the input gradient
+ * dy·E in slices of rows (productWithTable).
  *
  * Why this layout: tfjs-backend-wasm runs an unflagged matMul on XNNPACK, which packs a private copy of the
  * right operand and caches it for as long as that tensor lives. A DenseLinear head keeps a transposed float32
@@ -87,8 +95,12 @@ export class TiedHeadLinear implements QuantizedLinear {
       const op = tf.customGrad((...args: unknown[]) => {
         const input = args[0] as tf.Tensor2D;
         return {
-          // E·xᵀ: the table is the left operand, which XNNPACK does not pack or cache.
-          value: tf.tidy(() => tf.transpose(tf.matMul(this.table, tf.transpose(input)))) as tf.Tensor2D,
+          value: tf.tidy(() =>
+            input.shape[0] >= NT_MIN_ROWS
+              ? tf.matMul(input, this.table, false, true)
+              : // E·xᵀ: the table is the left operand, which XNNPACK does not pack or cache.
+                tf.transpose(tf.matMul(this.table, tf.transpose(input))),
+          ) as tf.Tensor2D,
           gradFunc: (dy: tf.Tensor) => productWithTable(dy as tf.Tensor2D, this.table),
         };
       });

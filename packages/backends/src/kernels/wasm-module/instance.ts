@@ -58,6 +58,23 @@ export interface Bnb4SimdExports {
     dx: number,
     work: number,
   ): number;
+  /** assembly/dense.ts: out[c] = Σ_r x[r, c] for x [R, C], in increasing r. */
+  columnSums(x: number, R: number, C: number, out: number): void;
+  /** assembly/dense.ts: y[:, n0..n1) = x·Wᵀ for x [M, K], W [N, K], y [M, ldy]. */
+  denseNT(x: number, w: number, y: number, M: number, K: number, ldy: number, n0: number, n1: number): void;
+  /** assembly/dense.ts: y[:, c0..c1) (+)= x·W for x [M, K] (rows ldx apart), W [K, N], y [M, N]. */
+  denseNN(
+    x: number,
+    ldx: number,
+    w: number,
+    y: number,
+    M: number,
+    K: number,
+    N: number,
+    c0: number,
+    c1: number,
+    accumulate: number,
+  ): void;
 }
 
 interface Linked {

@@ -39,7 +39,10 @@ export const Arg = {
   chunkCount: 20,
   /** Byte offset of the int32 every thread increments to claim the next chunk. */
   counter: 21,
-  /** 0: x·Wᵀ (x16, scales -> y). 1: dy·W (dy in the x16 slot, its sums in the y slot, codeScale). */
+  /**
+   * 0: x·Wᵀ (x16, scales -> y). 1: dy·W (dy in the x16 slot, its sums in the y slot, codeScale). 2 and 3: the
+   * dense float32 products x·Wᵀ and x·W (denseX, denseW -> y; rows, inFeatures = K, outFeatures = N).
+   */
   kind: 22,
   codeScale: 23,
   /** What the job found: for dy·W, 1 when some dy * A was NaN or infinite. */
@@ -51,4 +54,11 @@ export const Arg = {
   testDelayMs: 25,
   /** Always 0: the worker sleeps by waiting on it. */
   testSleep: 26,
+  /** Dense products: x in the arena (x·W: one slab of its columns, rows `denseLdx` floats apart). */
+  denseX: 27,
+  /** Dense products: W in the arena (x·Wᵀ: its rows from chunkFirst on; x·W: one slab of its rows). */
+  denseW: 28,
+  denseLdx: 29,
+  /** x·W: 1 when the slab adds to y's sums (not the first slab). */
+  denseAccumulate: 30,
 } as const;

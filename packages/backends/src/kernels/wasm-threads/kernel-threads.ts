@@ -3,7 +3,7 @@ import { Arg, DONE, EXIT, FAILED, IDLE, POSTED, SLOT_INTS } from './job-slots.js
 import { SharedArena } from './shared-arena.js';
 import { KERNEL_WORKER_SOURCE } from './worker-source.js';
 
-// Worker threads for the 4-bit products (x·Wᵀ, dy·W) on the wasm backend. TensorFlow.js' wasm heap is not shared
+// Worker threads for the 4-bit products (x·Wᵀ, dy·W) and large dense float32 products on the wasm backend. TensorFlow.js' wasm heap is not shared
 // in Node (its multi-threaded build is browser-only), so workers cannot read the weights where tfjs keeps them:
 // workers read the rows of W they claim from a copy in a shared arena (weight-mirror.ts) and write their results
 // there; the calling thread computes its own rows from the tfjs heap meanwhile. Kernels are synchronous, so the calling
@@ -54,7 +54,30 @@ export interface TransposedJob extends JobWeight {
   work: number;
 }
 
-export type KernelJob = MatmulJob | TransposedJob;
+/**
+ * A dense float32 product (assembly/dense.ts) on arena copies: 'denseNT' y = x·Wᵀ over rows of W (W holds rows
+ * chunkFirst.. only), 'denseNN' y (+)= x·W over rows of x and y (x's rows chunkFirst.., one slab of K). See threaded-dense.ts.
+ */
+export interface DenseJob {
+  kind: 'denseNT' | 'denseNN';
+  x: number;
+  ldx: number;
+  w: number;
+  y: number;
+  M: number;
+  K: number;
+  N: number;
+  accumulate: boolean;
+  chunkFirst: number;
+  chunkRows: number;
+  chunkCount: number;
+}
+
+export type KernelJob = MatmulJob | TransposedJob | DenseJob;
+
+function isDenseJob(job: KernelJob): job is DenseJob {
+  return job.kind === 'denseNT' || job.kind === 'denseNN';
+}
 
 export class KernelThreadError extends Error {
   override readonly name = 'KernelThreadError';
@@ -112,6 +135,9 @@ export class KernelThreads {
     this.counterIndex = workers.length * SLOT_INTS;
     this.counterOffset = slots + this.counterIndex * 4;
   }
+
+  /** Jobs posted so far (each worker's job counts once): how tests see that the workers took part. */
+  postedJobs = 0;
 
   /** Resets the chunk counter; call before posting a job. */
   resetChunks(): void {
@@ -200,35 +226,48 @@ export class KernelThreads {
   post(jobs: readonly KernelJob[]): void {
     if (jobs.length > this.workers.length)
       throw new KernelThreadError(`${jobs.length} jobs for ${this.workers.length} kernel workers`);
+    this.postedJobs += jobs.length;
     jobs.forEach((job, w) => {
       const base = w * SLOT_INTS;
       const set = (index: number, value: number): void => {
         this.i32[base + index] = value | 0;
       };
-      set(Arg.packed, job.packed);
-      set(Arg.absmax, job.absmax);
-      set(Arg.nested, job.nested ? 1 : 0);
-      set(Arg.nestedAbsmax, job.nestedAbsmax);
-      set(Arg.nestedCode, job.nestedCode);
-      set(Arg.nestedBlocksize, job.nestedBlocksize);
-      this.f32[base + Arg.offset] = job.offset;
-      set(Arg.code, job.code);
-      set(Arg.blocksizeLog2, job.blocksizeLog2);
-      set(Arg.outFeatures, job.outFeatures);
-      set(Arg.inFeatures, job.inFeatures);
-      set(Arg.rows, job.rows);
-      set(Arg.tables, job.tables);
-      set(Arg.work, job.work);
-      if (job.kind === 'matmul') {
-        set(Arg.kind, 0);
-        set(Arg.x16, job.x16);
-        set(Arg.scales, job.scales);
+      if (isDenseJob(job)) {
+        set(Arg.kind, job.kind === 'denseNT' ? 2 : 3);
+        set(Arg.denseX, job.x);
+        set(Arg.denseLdx, job.ldx);
+        set(Arg.denseW, job.w);
         set(Arg.y, job.y);
+        set(Arg.rows, job.M);
+        set(Arg.inFeatures, job.K);
+        set(Arg.outFeatures, job.N);
+        set(Arg.denseAccumulate, job.accumulate ? 1 : 0);
       } else {
-        set(Arg.kind, 1);
-        set(Arg.x16, job.dy);
-        set(Arg.y, job.sums);
-        this.f32[base + Arg.codeScale] = job.codeScale;
+        set(Arg.packed, job.packed);
+        set(Arg.absmax, job.absmax);
+        set(Arg.nested, job.nested ? 1 : 0);
+        set(Arg.nestedAbsmax, job.nestedAbsmax);
+        set(Arg.nestedCode, job.nestedCode);
+        set(Arg.nestedBlocksize, job.nestedBlocksize);
+        this.f32[base + Arg.offset] = job.offset;
+        set(Arg.code, job.code);
+        set(Arg.blocksizeLog2, job.blocksizeLog2);
+        set(Arg.outFeatures, job.outFeatures);
+        set(Arg.inFeatures, job.inFeatures);
+        set(Arg.rows, job.rows);
+        set(Arg.tables, job.tables);
+        set(Arg.work, job.work);
+        if (job.kind === 'matmul') {
+          set(Arg.kind, 0);
+          set(Arg.x16, job.x16);
+          set(Arg.scales, job.scales);
+          set(Arg.y, job.y);
+        } else {
+          set(Arg.kind, 1);
+          set(Arg.x16, job.dy);
+          set(Arg.y, job.sums);
+          this.f32[base + Arg.codeScale] = job.codeScale;
+        }
       }
       set(Arg.result, 0);
       set(Arg.chunkFirst, job.chunkFirst);
@@ -260,7 +299,7 @@ export class KernelThreads {
       Atomics.store(this.i32, index, IDLE);
     }
     if (failed.length > 0)
-      throw new KernelThreadError(`a 4-bit product failed on kernel thread(s): ${failed.join('; ')}`);
+      throw new KernelThreadError(`a product failed on kernel thread(s): ${failed.join('; ')}`);
     return results;
   }
 
