@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * (dy·Bᵀ and Aᵀ·dy), and tfjs-backend-wasm runs any flagged matMul in a scalar loop, about 10x
  * slower than its XNNPACK path (measured: [448, 256]·[128, 256]ᵀ 13.8 ms flagged vs 1.3 ms with an
  * explicit transpose). Transposing explicitly and multiplying without flags keeps training on the fast
- * path on every backend. Both helpers accept batched operands (rank >= 2, tf.matMul broadcasting).
+ * path on every backend. Both helpers accept batched operands (rank >= 2, tf.matMul broadcasting). Where the
+ * registered kernel carries TAKES_TRANSPOSED_RIGHT (@peft/backends on wasm), 2-D dy·bᵀ is one flagged product.
  */
 
 function swapLastTwo(t: tf.Tensor): tf.Tensor {
@@ -13,6 +14,29 @@ function swapLastTwo(t: tf.Tensor): tf.Tensor {
   const n = perm.length;
   [perm[n - 2], perm[n - 1]] = [perm[n - 1]!, perm[n - 2]!];
   return tf.transpose(t, perm);
+}
+
+/**
+ * Marks a BatchMatMul kernel function that multiplies a 2-D left operand by a 2-D right operand under a transpose
+ * flag (a·bᵀ) as fast as without one, reading b in place. @peft/backends' wasm kernel carries it; TensorFlow.js'
+ * own wasm kernel, which runs any flagged product in a scalar loop, does not.
+ */
+export const TAKES_TRANSPOSED_RIGHT = Symbol.for('@peft/core:takesTransposedRight');
+
+/**
+ * Whether dy·bᵀ runs best as one flagged product (no transposed copy of b, which for a frozen float32 weight is
+ * the weight's whole size on every backward pass) rather than a transpose and an unflagged product.
+ */
+function transposeFlagIsFree(dy: tf.Tensor, b: tf.Tensor): boolean {
+  if (dy.rank !== 2 || b.rank !== 2) return false;
+  const kernel = tf.getKernel(tf.BatchMatMul, tf.getBackend());
+  const marked = kernel?.kernelFunc as unknown as Record<symbol, unknown> | undefined;
+  return marked?.[TAKES_TRANSPOSED_RIGHT] === true;
+}
+
+/** dy·bᵀ, flagged where that is free, else through an explicit transpose of b. */
+function timesTransposed(dy: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return transposeFlagIsFree(dy, b) ? tf.matMul(dy, b, false, true) : tf.matMul(dy, swapLastTwo(b));
 }
 
 /** Sums a broadcast gradient back to the operand's shape (batched matMul broadcasts leading dims). */
@@ -65,7 +89,9 @@ export function matMulFrozenRight<T extends tf.Tensor>(
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
         tf.tidy(() =>
           reduceTo(
-            tf.matMul(dy as tf.Tensor, transposed ?? swapLastTwo(persistent ? b : saved[0]!)),
+            transposed
+              ? tf.matMul(dy as tf.Tensor, transposed)
+              : timesTransposed(dy as tf.Tensor, persistent ? b : saved[0]!),
             a.shape,
           ),
         ),
@@ -74,7 +100,10 @@ export function matMulFrozenRight<T extends tf.Tensor>(
   return op(a) as T;
 }
 
-/** `a·b` with gradients for both operands: da = dy·bᵀ, db = aᵀ·dy, each without transpose flags. */
+/**
+ * `a·b` with gradients for both operands: da = dy·bᵀ (flagged where TAKES_TRANSPOSED_RIGHT says that is free),
+ * db = aᵀ·dy (always through an explicit transpose).
+ */
 export function matMulBoth<T extends tf.Tensor>(a: tf.Tensor, b: tf.Tensor): T {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, y, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -88,7 +117,7 @@ export function matMulBoth<T extends tf.Tensor>(a: tf.Tensor, b: tf.Tensor): T {
           const [xs, ys] = saved as [tf.Tensor, tf.Tensor];
           const g = dy as tf.Tensor;
           return [
-            reduceTo(tf.matMul(g, swapLastTwo(ys)), xs.shape),
+            reduceTo(timesTransposed(g, ys), xs.shape),
             reduceTo(tf.matMul(swapLastTwo(xs), g), ys.shape),
           ];
         }),

@@ -21,7 +21,12 @@ export {
   ShapeMismatchError,
   SpecificationVersionError,
 } from './errors.js';
-export { type FrozenRightOptions, matMulBoth, matMulFrozenRight } from './fast-matmul.js';
+export {
+  type FrozenRightOptions,
+  matMulBoth,
+  matMulFrozenRight,
+  TAKES_TRANSPOSED_RIGHT,
+} from './fast-matmul.js';
 export { type FrugalGradients, frugalGradients } from './frugal-gradients.js';
 export { frugalAdd, frugalReshape, frugalScale } from './frugal-ops.js';
 export { globalRegistry } from './global-registry.js';

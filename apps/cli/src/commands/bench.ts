@@ -9,6 +9,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchCase[]> }>> = {
   'bnb4-matmul': () => import('../bench/bnb4-matmul.js'),
   'bnb4-matmul-relaxed': () => import('../bench/bnb4-matmul-relaxed.js'),
   'bnb4-dequantize': () => import('../bench/bnb4-dequantize.js'),
+  'dense-matmul': () => import('../bench/dense-matmul.js'),
   'bnb4-quantize': () => import('../bench/bnb4-quantize.js'),
   'finetune-shapes': () => import('../bench/finetune-shapes.js'),
   'generate-shapes': () => import('../bench/generate-shapes.js'),

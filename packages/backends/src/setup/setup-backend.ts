@@ -23,14 +23,20 @@ export interface SetupBackendOptions {
   /** Threads for the wasm backend's XNNPACK (only where the page is cross-origin isolated). */
   wasmThreads?: number;
   /**
-   * Threads for this package's 4-bit matmuls (x·Wᵀ and dy·W) on the wasm backend, the calling thread included;
-   * Node only.
+   * Threads for this package's 4-bit matmuls (x·Wᵀ and dy·W) and large dense float32 products on the wasm
+   * backend, the calling thread included; Node only.
    * `'auto'` takes every core Node may use. Default 1. At most the core count (`os.availableParallelism()`), or
    * 4 on machines with fewer cores; anything else throws BackendOptionError before anything starts. Workers read 4-bit weights from a copy in shared
    * memory (TensorFlow.js' own heap cannot be shared in Node) of the rows they may take: 1 - 0.8 / T of each
    * weight's packed bytes on T threads (60% on 2). See `kernelThreadStats()`.
    */
   kernelThreads?: number | 'auto';
+  /**
+   * Keep tfjs-backend-wasm's own Identity, Slice, Unpack, BatchMatMul and Sum kernels instead of this package's
+   * replacements (`registerWasmKernels` says what each changes), e.g. to measure against them. Slower and more
+   * memory; results differ from the replacements' by float32 rounding (BatchMatMul). Default false.
+   */
+  stockWasmKernels?: boolean;
 }
 
 export interface BackendSetup {
@@ -92,7 +98,7 @@ async function startWasm(options: SetupBackendOptions): Promise<string | null> {
   if (options.wasmThreads !== undefined) wasm.setThreadsCount(options.wasmThreads);
   if (!(await useBackend('wasm')))
     return 'the tfjs wasm backend failed to initialise (are the .wasm files served? see wasmPaths)';
-  registerWasmKernels();
+  registerWasmKernels({ stockKernels: options.stockWasmKernels === true });
   await prepareBnb4Simd(tf.backend() as unknown as WasmBackendLike);
   return null;
 }

@@ -1,3 +1,4 @@
+import { matMulBoth, matMulFrozenRight, TAKES_TRANSPOSED_RIGHT } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../setup/setup-backend.js';
@@ -99,8 +100,28 @@ describe('dense float32 products on wasm (BatchMatMul replaced)', () => {
   });
   afterAll(() => setupBackend('wasm', { kernelThreads: 1 }));
 
-  it('is registered in place of the stock kernel', () => {
+  it('is registered in place of the stock kernel, which stockWasmKernels puts back', async () => {
     expect(isReplacedWasmKernel(tf.BatchMatMul)).toBe(true);
+    const x = randomFloats(64 * 96, 1);
+    const w = randomFloats(96 * 80, 2);
+    const c: Case = { M: 64, K: 96, N: 80, transposed: false };
+    await setupBackend('wasm', { stockWasmKernels: true });
+    try {
+      for (const name of [tf.BatchMatMul, tf.Sum, tf.Identity, tf.Slice, tf.Unpack])
+        expect(isReplacedWasmKernel(name), name).toBe(false);
+      const xt = tf.tensor2d(x, [c.M, c.K]);
+      const wt = tf.tensor2d(w, [c.K, c.N]);
+      const stock = tf.matMul(xt, wt);
+      // XNNPACK's float32 product, near the documented order's but not computed by our kernel.
+      const reference = referenceNN(x, w, c.M, c.K, c.N);
+      const values = stock.dataSync();
+      for (let i = 0; i < values.length; i++) expect(Math.abs(values[i]! - reference[i]!)).toBeLessThan(1e-4);
+      tf.dispose([xt, wt, stock]);
+    } finally {
+      await setupBackend('wasm');
+    }
+    expect(isReplacedWasmKernel(tf.BatchMatMul)).toBe(true);
+    expect(isReplacedWasmKernel(tf.Sum)).toBe(true);
   });
 
   it.each(SINGLE_THREAD_CASES)('gives the documented sum order bit for bit on one thread: %o', async (c) => {
@@ -199,6 +220,40 @@ describe('dense float32 products on wasm (BatchMatMul replaced)', () => {
         );
       }
     }
+  });
+
+  it("lets @peft/core's matmul gradients multiply by bᵀ without a transposed copy of b", async () => {
+    await setupBackend('wasm');
+    const kernel = tf.getKernel(tf.BatchMatMul, 'wasm')!.kernelFunc as unknown as Record<symbol, unknown>;
+    expect(kernel[TAKES_TRANSPOSED_RIGHT]).toBe(true);
+    const x = randomFloats(48 * 96, 10);
+    const w = randomFloats(96 * 80, 11);
+    const gradients = async (backend: 'cpu' | 'wasm') => {
+      await setupBackend(backend);
+      const xt = tf.tensor2d(x, [48, 96]);
+      const wt = tf.tensor2d(w, [96, 80]);
+      const loss = (a: tf.Tensor) =>
+        tf.sum(tf.square(matMulFrozenRight(a as tf.Tensor2D, wt, { persistent: true })));
+      const both = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(matMulBoth(a, b)));
+      const profile = await tf.profile(() => tf.grad(loss)(xt));
+      const frozen = tf.grad(loss)(xt);
+      const [da, db] = tf.grads(both)([xt, wt]);
+      const values = [frozen, da!, db!].map((g) => g.dataSync() as Float32Array);
+      tf.dispose([xt, wt, frozen, da!, db!]);
+      return { values, kernels: profile.kernelNames };
+    };
+    const wasm = await gradients('wasm');
+    // The only transposes left are of the activations (aᵀ·dy for db), none of the frozen weight.
+    expect(wasm.kernels).not.toContain('Transpose');
+    const cpu = await gradients('cpu');
+    expect(cpu.kernels).toContain('Transpose'); // the cpu kernel has no marker: the explicit transpose stays
+    for (let i = 0; i < cpu.values.length; i++) {
+      for (let j = 0; j < cpu.values[i]!.length; j++) {
+        const want = cpu.values[i]![j]!;
+        expect(Math.abs(wasm.values[i]![j]! - want)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want)));
+      }
+    }
+    await setupBackend('wasm');
   });
 
   it('leaves no tensors behind', async () => {

@@ -1,3 +1,4 @@
+import { TAKES_TRANSPOSED_RIGHT } from '@peft/core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { type WasmBackendLike, wasmPointer } from '../backend-access.js';
 import { bnb4Simd } from '../wasm-module/instance.js';
@@ -44,7 +45,7 @@ export function denseRoute(
 }
 
 export function denseBatchMatMul(stock: KernelFunc | null): KernelFunc {
-  return (args) => {
+  const kernel: KernelFunc = (args) => {
     const a = args.inputs['a'] as TensorInfo;
     const b = args.inputs['b'] as TensorInfo;
     const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
@@ -75,4 +76,7 @@ export function denseBatchMatMul(stock: KernelFunc | null): KernelFunc {
     }
     return out;
   };
+  // Tells @peft/core's matmul helpers that a 2-D x·Wᵀ needs no transposed copy of W here.
+  Object.defineProperty(kernel, TAKES_TRANSPOSED_RIGHT, { value: true });
+  return kernel;
 }
