@@ -118,8 +118,9 @@ export interface PlanReport {
     /** Base weights as held in memory: float32 dense layers, or quantized layers plus float32 embeddings, norms and head. */
     base: number;
     /**
-     * XNNPACK's packed copies of the float32 weights that are the right operand of a product (each cached
-     * for as long as its weight lives): every dense linear layer but the head (the head multiplies by slices).
+     * XNNPACK's packed copies of float32 weights (each cached for as long as its weight lives). Always 0 now: on
+     * wasm, @peft/backends' dense kernels take every training product with a weight and keep no copy; the field
+     * stays so that plans read the same.
      */
     packed_weights: number;
     /** Trainable tensors, their gradients and AdamW's two moments (4 x 4 bytes per parameter). */
@@ -280,8 +281,9 @@ export function planFineTuning(config: LlamaConfig, options: PlanOptions): PlanR
     quantizedHeld = quantizedBytes(q, q.resolveOptions(options.quantizeOptions ?? {}), true);
     heldBase = quantizedHeld + rest * 4;
   }
-  // XNNPACK packs each dense layer's weight once and keeps it; the head is never packed whole (models' TiedHeadLinear).
-  const packedWeights = quantize === 'none' ? 4 * quantizedWeights : 0;
+  // No XNNPACK packed copies: the training products with a weight (at least 4 rows) run on @peft/backends' dense
+  // kernels, which read the weight as stored (a float32 SmolLM2-135M run at 1 x 64 measured 422 MB less with them).
+  const packedWeights = 0;
   const activations = activationBytes(config, targets, options.adapter, batch, seqLen, checkpointing);
   const adapterAndOptimizer = 16 * trainable;
   const buffers = 4 * sizes.frozenBuffers;

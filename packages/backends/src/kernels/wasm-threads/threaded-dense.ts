@@ -3,12 +3,13 @@ import { CallBuffers } from './call-buffers.js';
 import type { DenseJob, KernelThreads } from './kernel-threads.js';
 import { type RowPlan, rowPlan } from './row-plan.js';
 
-// The dense float32 products (assembly/dense.ts) on all kernel threads: x·Wᵀ shares out rows of W, x·W rows of x. The workers cannot read TensorFlow.js' heap,
-// so each call copies what they read into the shared arena and copies their columns of the result back; the calling
-// thread computes its share from the heap meanwhile. Copies are per call (activations change every call, and a
-// lasting copy of every frozen float32 weight would double the model), in slabs of at most denseSlabs.bytes each, so a
-// product with a 545 MB table never needs more than a few tens of MB of arena. Which thread computes which columns
-// never changes a value: every output element is one thread's whole sum (dense.ts gives the order).
+// The dense float32 products (assembly/dense.ts) on all kernel threads: x·Wᵀ shares out rows of W, x·W rows of x.
+// The workers cannot read TensorFlow.js' heap, so each call copies what they read into the shared arena and copies
+// their part of the result back; the calling thread computes its share from the heap meanwhile. Copies are per call
+// (activations change every call, and a lasting copy of every frozen float32 weight would double the model), in
+// slabs of at most denseSlabs.bytes each, so a product with a 545 MB table never needs more than a few tens of MB of
+// arena. Which thread computes what never changes a value: every output element is one thread's whole sum
+// (dense.ts gives the order).
 
 /**
  * Largest copy of W (and of x's or y's slab) per slab. Mutable for tests only, which shrink it to check that
@@ -84,7 +85,9 @@ export function threadedDenseNT(
   { x, w, y, M, K, N }: DenseOperands,
 ): boolean {
   const slab = slabSize(K, M, 16, N);
-  if (!worthThreads(threads, N, M * K * N, M * K + N * K + M * N)) return false;
+  // x is copied whole: a huge x stays on one thread rather than growing the arena by its size.
+  if (M * K * 4 > 4 * denseSlabs.bytes || !worthThreads(threads, N, M * K * N, M * K + N * K + M * N))
+    return false;
   const buffers = new CallBuffers(threads.arena);
   try {
     const offsets = buffers.allocAll([M * K * 4, slab * K * 4, M * slab * 4]);
