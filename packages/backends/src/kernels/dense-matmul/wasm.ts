@@ -1,6 +1,7 @@
 import { TAKES_TRANSPOSED_RIGHT } from '@peft/core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { type WasmBackendLike, wasmPointer } from '../backend-access.js';
+import { HeapScratch } from '../wasm-module/heap.js';
 import { bnb4Simd } from '../wasm-module/instance.js';
 import { activeKernelThreads } from '../wasm-threads/active-threads.js';
 import { type HeapView, threadedDenseNN, threadedDenseNT } from '../wasm-threads/threaded-dense.js';
@@ -66,7 +67,8 @@ export function denseBatchMatMul(stock: KernelFunc | null): KernelFunc {
       K,
       N,
     };
-    const heap: HeapView = (pointer, length) => new Float32Array(backend.wasm.HEAPU8.buffer, pointer, length);
+    const scratch = new HeapScratch(backend); // only its fresh heap views: this kernel allocates nothing there
+    const heap: HeapView = (pointer, length) => scratch.f32(pointer, length);
     const threads = activeKernelThreads();
     if (transposed) {
       if (!threads || !threadedDenseNT(threads, simd, heap, operands))

@@ -3,7 +3,7 @@ import { activeKernelThreads } from './active-threads.js';
 import type { KernelThreads } from './kernel-threads.js';
 
 /** Below this many multiply-adds, waking a worker costs more than it saves. */
-const MIN_WORK = 1 << 21;
+export const MIN_THREADED_WORK = 1 << 21;
 /** Row counts are multiples of 16: dy·W rounds per chunk of 16 rows of W, and x·Wᵀ tiles are 4 rows. */
 const ALIGN = 16;
 
@@ -31,7 +31,7 @@ export function rowPlan(N: number, threads: number): RowPlan {
 export function threadsFor(rows: number, a: Bnb4Attrs): KernelThreads | null {
   const threads = activeKernelThreads();
   return threads !== null &&
-    rows * a.outFeatures * a.inFeatures >= MIN_WORK &&
+    rows * a.outFeatures * a.inFeatures >= MIN_THREADED_WORK &&
     a.outFeatures >= 8 * threads.count
     ? threads
     : null;

@@ -1,7 +1,7 @@
 import type { Bnb4SimdExports } from '../wasm-module/instance.js';
-import { CallBuffers } from './call-buffers.js';
+import { CallBuffers, chunkRange } from './call-buffers.js';
 import type { DenseJob, KernelThreads } from './kernel-threads.js';
-import { type RowPlan, rowPlan } from './row-plan.js';
+import { MIN_THREADED_WORK, type RowPlan, rowPlan } from './row-plan.js';
 
 // The dense float32 products (assembly/dense.ts) on all kernel threads: x·Wᵀ shares out rows of W, x·W rows of x.
 // The workers cannot read TensorFlow.js' heap, so each call copies what they read into the shared arena and copies
@@ -16,8 +16,6 @@ import { type RowPlan, rowPlan } from './row-plan.js';
  * slabs change no value; nothing else may set it.
  */
 export const denseSlabs = { bytes: 32 * 1024 * 1024 };
-/** Below this many multiply-adds, waking a worker costs more than it saves. */
-const MIN_WORK = 1 << 21;
 /**
  * At least this many multiply-adds per float copied (a copy costs about what 4-8 multiply-adds do, and the threads
  * save half the work on two cores): a product of a few rows with a big W is faster on one thread.
@@ -44,7 +42,7 @@ function slabSize(perRow: number, otherPerRow: number, align: number, total: num
 
 /** Whether sharing out a product is worth it: enough work, enough to split, and little to copy per unit of work. */
 function worthThreads(threads: KernelThreads, split: number, work: number, copied: number): boolean {
-  return work >= MIN_WORK && split >= 8 * threads.count && work >= MIN_WORK_PER_COPY * copied;
+  return work >= MIN_THREADED_WORK && split >= 8 * threads.count && work >= MIN_WORK_PER_COPY * copied;
 }
 
 /**
@@ -121,25 +119,15 @@ export function threadedDenseNT(
         plan,
         () => simd.denseNT(x, w + s0 * K * 4, y + s0 * 4, M, K, N, 0, plan.first),
         (c) => {
-          const start = plan.first + c * plan.chunkRows;
-          simd.denseNT(
-            x,
-            w + s0 * K * 4,
-            y + s0 * 4,
-            M,
-            K,
-            N,
-            start,
-            Math.min(width, start + plan.chunkRows),
-          );
+          const [start, end] = chunkRange(plan, width, c);
+          simd.denseNT(x, w + s0 * K * 4, y + s0 * 4, M, K, N, start, end);
         },
       );
       const ys = arena.float32(ySlab, M * width);
       const out = heap(y, M * N);
       for (let c = 0; c < plan.chunkCount; c++) {
         if (mine[c]) continue;
-        const start = plan.first + c * plan.chunkRows;
-        const end = Math.min(width, start + plan.chunkRows);
+        const [start, end] = chunkRange(plan, width, c);
         for (let m = 0; m < M; m++)
           out.set(ys.subarray(m * width + start, m * width + end), m * N + s0 + start);
       }
@@ -203,17 +191,13 @@ export function threadedDenseNN(
       };
       const wk = w + k0 * N * 4;
       const add = accumulate ? 1 : 0;
-      const rowsOf = (c: number): [number, number] => {
-        const start = plan.first + c * plan.chunkRows;
-        return [start, Math.min(M, start + plan.chunkRows)];
-      };
       const mine = runChunks(
         threads,
         job,
         plan,
         () => simd.denseNN(x + k0 * 4, K, wk, y, plan.first, depth, N, 0, N, add),
         (c) => {
-          const [start, end] = rowsOf(c);
+          const [start, end] = chunkRange(plan, M, c);
           simd.denseNN(x + (start * K + k0) * 4, K, wk, y + start * N * 4, end - start, depth, N, 0, N, add);
         },
       );
@@ -221,7 +205,7 @@ export function threadedDenseNN(
       const out = heap(y, M * N);
       for (let c = 0; c < plan.chunkCount; c++) {
         if (mine[c]) continue;
-        const [start, end] = rowsOf(c);
+        const [start, end] = chunkRange(plan, M, c);
         out.set(sums.subarray((start - plan.first) * N, (end - plan.first) * N), start * N);
       }
     }
