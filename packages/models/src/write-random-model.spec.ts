@@ -148,7 +148,9 @@ describe('writeRandomModel', () => {
     try {
       const written = await writeRandomModel(dir, config, { dtype: 'float32', onTensor: sample });
       expect(written.weightBytes).toBeGreaterThan(90e6);
-      expect(peak - start).toBeLessThan(written.weightBytes / 5);
+      // A third of the model: the largest tensor is 3 MB, but V8 frees written buffers lazily (a run on Node 24
+      // peaked at 23.6 MB of garbage and live data together); a writer holding the whole model would pass 95 MB.
+      expect(peak - start).toBeLessThan(written.weightBytes / 3);
     } finally {
       clearInterval(timer);
     }
