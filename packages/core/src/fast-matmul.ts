@@ -28,7 +28,14 @@ export const TAKES_TRANSPOSED_RIGHT = Symbol.for('@peft/core:takesTransposedRigh
  * the weight's whole size on every backward pass) rather than a transpose and an unflagged product.
  */
 function transposeFlagIsFree(dy: tf.Tensor, b: tf.Tensor): boolean {
-  if (dy.rank !== 2 || b.rank !== 2) return false;
+  return dy.rank === 2 && b.rank === 2 && transposedRightIsFree();
+}
+
+/**
+ * Whether the active backend's BatchMatMul carries TAKES_TRANSPOSED_RIGHT: a 2-D a·bᵀ is then one flagged product
+ * that reads b in place, as fast as an unflagged one.
+ */
+export function transposedRightIsFree(): boolean {
   const kernel = tf.getKernel(tf.BatchMatMul, tf.getBackend());
   const marked = kernel?.kernelFunc as unknown as Record<symbol, unknown> | undefined;
   return marked?.[TAKES_TRANSPOSED_RIGHT] === true;

@@ -26,6 +26,7 @@ export {
   matMulBoth,
   matMulFrozenRight,
   TAKES_TRANSPOSED_RIGHT,
+  transposedRightIsFree,
 } from './fast-matmul.js';
 export { type FrugalGradients, frugalGradients } from './frugal-gradients.js';
 export { frugalAdd, frugalReshape, frugalScale } from './frugal-ops.js';

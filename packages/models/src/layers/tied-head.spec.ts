@@ -1,4 +1,4 @@
-import { DenseLinear, type QuantizedLinear } from '@peft/core';
+import { DenseLinear, type QuantizedLinear, TAKES_TRANSPOSED_RIGHT } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useCpuBackend } from '../test-support/tf-cpu.js';
@@ -54,6 +54,47 @@ describe('TiedHeadLinear', () => {
     expect(table.isDisposed).toBe(false);
     tf.dispose([table, x, target]);
     dense.dispose();
+  });
+});
+
+/** Runs `body` with the cpu backend's BatchMatMul marked as taking a transposed right operand in place. */
+async function withMarkedCpuMatMul<T>(body: () => Promise<T>): Promise<T> {
+  const stock = tf.getKernel(tf.BatchMatMul, 'cpu')!;
+  const marked = ((args: Parameters<tf.KernelFunc>[0]) => stock.kernelFunc(args)) as tf.KernelFunc;
+  (marked as unknown as Record<symbol, unknown>)[TAKES_TRANSPOSED_RIGHT] = true;
+  tf.unregisterKernel(tf.BatchMatMul, 'cpu');
+  tf.registerKernel({ ...stock, kernelFunc: marked });
+  try {
+    return await body();
+  } finally {
+    tf.unregisterKernel(tf.BatchMatMul, 'cpu');
+    tf.registerKernel(stock);
+  }
+}
+
+describe('TiedHeadLinear when decoding (one row)', () => {
+  it('multiplies x·Eᵀ with one flagged product where the kernel takes that in place, else (E·xᵀ)ᵀ; same logits', async () => {
+    const table = tf.randomNormal([VOCAB, HIDDEN], 0, 1, 'float32', 7) as tf.Tensor2D;
+    const head = new TiedHeadLinear(table);
+    const x = tf.randomNormal([1, 1, HIDDEN], 0, 1, 'float32', 8);
+    const logits = async () => {
+      let values: Float32Array | undefined;
+      const profile = await tf.profile(() => {
+        const y = head.forward(x);
+        values = y.dataSync() as Float32Array;
+        y.dispose();
+      });
+      return { values: values!, kernels: profile.kernelNames };
+    };
+    const stock = await logits();
+    expect(stock.kernels).toContain('Transpose');
+    const flagged = await withMarkedCpuMatMul(logits);
+    expect(flagged.kernels).not.toContain('Transpose');
+    expect(flagged.kernels.filter((k) => k === 'BatchMatMul')).toHaveLength(1);
+    const want = tf.matMul(tf.reshape(x, [1, HIDDEN]), table, false, true);
+    expect(relativeError(flagged.values, want.dataSync())).toBeLessThan(1e-6);
+    expect(relativeError(stock.values, want.dataSync())).toBeLessThan(1e-6);
+    tf.dispose([table, x, want]);
   });
 });
 

@@ -5,14 +5,16 @@ import {
   fromFloat32,
   type QuantizedLinear,
   type StateDict,
+  transposedRightIsFree,
 } from '@peft/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * From this many rows of x the logits are x·Eᵀ, one product with a transpose flag: @peft/backends runs it on wasm
- * with its dense kernels (no packed copy, no flag penalty, the kernel threads), and it saves transposing the
- * [vocab, rows] product, which took longer than the product itself (Transpose of 49,152 x 341 floats: about
- * 450 ms on wasm). Fewer rows (decoding) keep E·xᵀ, where XNNPACK's one-column loop streams the table fastest.
+ * From this many rows of x the logits are x·Eᵀ, one product with a transpose flag, on any backend: it saves
+ * transposing the [vocab, rows] product, which took longer than the product itself (Transpose of 49,152 x 341
+ * floats: about 450 ms on wasm). Fewer rows (decoding) take x·Eᵀ too where the backend's kernel takes a transposed
+ * right operand in place (@peft/backends on wasm: one SmolLM2 decoding step's logits in 6-9 ms against 18-20 ms for
+ * E·xᵀ), and E·xᵀ elsewhere, where TensorFlow.js' wasm kernel runs a flagged product in a scalar loop.
  */
 const NT_MIN_ROWS = 4;
 
@@ -54,7 +56,7 @@ export function productWithTable(
 /**
  * The output head, reading a [vocab, hidden] table: the embedding's own variable when the embeddings are tied
  * (no copy), or the head's own weight as stored in the checkpoint. The forward pass computes the logits as x·Eᵀ
- * (from NT_MIN_ROWS rows) or (E·xᵀ)ᵀ, never with the table as an unflagged right operand, and the input gradient
+ * (from NT_MIN_ROWS rows, or wherever the flag is free) or (E·xᵀ)ᵀ, never with the table as an unflagged right operand, and the input gradient
  * dy·E in slices of rows (productWithTable).
  *
  * Why this layout: tfjs-backend-wasm runs an unflagged matMul on XNNPACK, which packs a private copy of the
@@ -96,7 +98,7 @@ export class TiedHeadLinear implements QuantizedLinear {
         const input = args[0] as tf.Tensor2D;
         return {
           value: tf.tidy(() =>
-            input.shape[0] >= NT_MIN_ROWS
+            input.shape[0] >= NT_MIN_ROWS || transposedRightIsFree()
               ? tf.matMul(input, this.table, false, true)
               : // E·xᵀ: the table is the left operand, which XNNPACK does not pack or cache.
                 tf.transpose(tf.matMul(this.table, tf.transpose(input))),
