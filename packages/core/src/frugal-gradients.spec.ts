@@ -101,6 +101,43 @@ describe('frugalGradients', () => {
     tf.dispose([x, second]);
   });
 
+  it('can run inside a gradient function of an outer backward pass, whose tape it puts back even when f throws', () => {
+    // A layer whose gradient recomputes its forward pass (activation checkpointing): d/dx sum(x³) = 3x².
+    const recomputed = tf.customGrad((...args: unknown[]) => {
+      const t = args[0] as tf.Tensor;
+      return {
+        value: tf.pow(t, 3),
+        gradFunc: (dy: tf.Tensor) => {
+          const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+          const outer = state.activeTape;
+          expect(() =>
+            frugalGradients(() => {
+              throw new Error('forward failed');
+            }, [t]),
+          ).toThrow('forward failed');
+          expect(state.activeTape).toBe(outer);
+          const { value, grads } = frugalGradients(() => tf.pow(t, 3), [t], dy);
+          expect(state.activeTape).toBe(outer);
+          value.dispose();
+          return grads[0]!;
+        },
+      };
+    });
+    const x = tf.tensor1d([0.5, -2, 3]);
+    const loss = (t: tf.Tensor) => tf.sum(tf.mul(recomputed(t) as tf.Tensor, tf.tensor1d([1, 2, 3])));
+    const before = tf.memory().numTensors;
+    // The outer pass as the engine runs it (which frees its saved tensors from the tape at the end) and as
+    // frugalGradients runs it.
+    const engine = engineGradients(() => loss(x), [x]);
+    const frugal = frugalGradients(() => loss(x), [x]);
+    const want = [0.75, 24, 81];
+    expect(Array.from(engine.grads[0]!.dataSync())).toEqual(want);
+    expect(Array.from(frugal.grads[0]!.dataSync())).toEqual(want);
+    tf.dispose([engine.value, engine.grads[0]!, frugal.value, frugal.grads[0]!]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
   it('names the op whose gradient is missing, as the engine does', () => {
     const x = tf.tensor1d([1, 2]);
     const noGradient = tf.customGrad((...args: unknown[]) => ({

@@ -50,20 +50,23 @@ export function frugalGradients(
     const { value, grads } = tf.engine().gradients(f, [...xs], dy, true);
     return { value, grads: grads.map((g) => g ?? undefined) };
   }
-  state.activeTape = [];
-  state.gradientDepth++;
-  let y: tf.Tensor;
+  // Inside a backward pass in progress (a tf.customGrad gradient that recomputes its forward pass) the engine's
+  // tape is that pass's: TensorFlow.js frees its saved tensors from it when the pass ends. It is put back below.
+  const outerTape = state.activeTape;
+  const tape: TapeNode[] = [];
+  state.activeTape = tape;
   try {
-    y = tf.tidy('forward', f);
-  } finally {
-    state.gradientDepth--;
-  }
-  if (!(y instanceof tf.Tensor))
-    throw new Error('the function given to frugalGradients must return a tensor');
-  const tape = state.activeTape ?? [];
-  try {
+    state.gradientDepth++;
+    let y: tf.Tensor;
+    try {
+      y = tf.tidy('forward', f);
+    } finally {
+      state.gradientDepth--;
+    }
+    if (!(y instanceof tf.Tensor))
+      throw new Error('the function given to frugalGradients must return a tensor');
     return tf.tidy('backward', () => {
-      const accumulated = new Map<number, tf.Tensor>();
+      const accumulated = new GradientTable();
       accumulated.set(y.id, dy ?? tf.onesLike(y));
       const kept = new Set<number>(xs.map((x) => x.id));
       if (dy !== undefined) kept.add(y.id);
@@ -72,7 +75,7 @@ export function frugalGradients(
     });
   } finally {
     for (const node of tape) for (const t of node.saved ?? []) t.dispose();
-    state.activeTape = null;
+    state.activeTape = outerTape;
   }
 }
 
@@ -80,7 +83,7 @@ export function frugalGradients(
  * The gradient of each node's outputs passed on to its inputs, last node first. `kept` are tensor ids whose
  * gradient must outlive the walk (the xs, a caller's dy).
  */
-function backpropagate(nodes: TapeNode[], accumulated: Map<number, tf.Tensor>, kept: Set<number>): void {
+function backpropagate(nodes: TapeNode[], accumulated: GradientTable, kept: Set<number>): void {
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
     const dys = node.outputs.map((o) => accumulated.get(o.id) ?? null);
@@ -110,26 +113,54 @@ function backpropagate(nodes: TapeNode[], accumulated: Map<number, tf.Tensor>, k
       if (current === undefined) accumulated.set(x.id, dx);
       else {
         accumulated.set(x.id, tf.add(current, dx));
-        if (!isHeld(current, accumulated)) current.dispose();
-        if (!isHeld(dx, accumulated)) dx.dispose();
+        if (!accumulated.holds(current)) current.dispose();
+        if (!accumulated.holds(dx)) dx.dispose();
       }
     }
     // Nothing reads this node's saved tensors or its outputs' gradients again: every consumer of an output comes
     // later on the tape and has been walked already.
-    for (const t of node.saved ?? []) if (!isHeld(t, accumulated)) t.dispose();
+    for (const t of node.saved ?? []) if (!accumulated.holds(t)) t.dispose();
     for (const output of node.outputs) {
       const gradient = accumulated.get(output.id);
       if (gradient === undefined || kept.has(output.id)) continue;
       accumulated.delete(output.id);
-      if (!isHeld(gradient, accumulated)) gradient.dispose();
+      if (!accumulated.holds(gradient)) gradient.dispose();
     }
   }
 }
 
-/** Whether `t` (the object itself) is still the gradient of some tensor: a gradient function may pass dy through. */
-function isHeld(t: tf.Tensor, accumulated: Map<number, tf.Tensor>): boolean {
-  for (const g of accumulated.values()) if (g === t) return true;
-  return false;
+/**
+ * The gradient of each tensor id so far, counting how many ids each gradient object is: a gradient function may
+ * pass dy through unchanged, so one object can be the gradient of several tensors, and it may be freed only when it
+ * is none's (checked in constant time per disposal).
+ */
+class GradientTable {
+  private readonly byId = new Map<number, tf.Tensor>();
+  private readonly holders = new Map<tf.Tensor, number>();
+
+  get(id: number): tf.Tensor | undefined {
+    return this.byId.get(id);
+  }
+
+  set(id: number, gradient: tf.Tensor): void {
+    this.delete(id);
+    this.byId.set(id, gradient);
+    this.holders.set(gradient, (this.holders.get(gradient) ?? 0) + 1);
+  }
+
+  delete(id: number): void {
+    const gradient = this.byId.get(id);
+    if (gradient === undefined) return;
+    this.byId.delete(id);
+    const count = this.holders.get(gradient)! - 1;
+    if (count === 0) this.holders.delete(gradient);
+    else this.holders.set(gradient, count);
+  }
+
+  /** Whether `t` (the object itself) is still the gradient of some tensor. */
+  holds(t: tf.Tensor): boolean {
+    return this.holders.has(t);
+  }
 }
 
 /** The nodes on a path from some x to y, with inputs that do not depend on any x left out (the engine's filter). */

@@ -50,7 +50,13 @@ describe('maskScores', () => {
     expect(composedBytes - ourBytes).toBe(2 * raw.size * 4 + bias.size * 4);
   });
 
-  it('refuses masks that would broadcast the scores to a larger shape', () => {
-    expect(() => maskScores(tf.zeros([4, 5]), null, tf.zeros([2, 4, 5]))).toThrow(/broadcast/);
+  it('refuses masks that would broadcast the scores to a larger shape or do not fit them, before computing', () => {
+    const raw = tf.zeros([4, 5]);
+    const masks = [tf.zeros([2, 4, 5]), tf.ones([3, 5]), tf.zeros([1, 5])];
+    const before = tf.memory().numTensors;
+    expect(() => maskScores(raw, null, masks[0]!)).toThrow(/broadcast/);
+    expect(() => maskScores(raw, masks[1]!, masks[2]!)).toThrow(/broadcast/);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([raw, ...masks]);
   });
 });

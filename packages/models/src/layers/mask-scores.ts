@@ -7,19 +7,24 @@ import * as tf from '@tensorflow/tfjs-core';
  * broadcast to `raw`'s shape. Values and gradients are those of the composed ops, bit for bit.
  */
 export function maskScores<T extends tf.Tensor>(raw: T, keep: tf.Tensor | null, bias: tf.Tensor): T {
+  const masks = keep ? [keep.shape, bias.shape] : [bias.shape];
+  if (!masks.every((shape) => broadcastsTo(shape, raw.shape)))
+    throw new Error(`maskScores: the masks must broadcast to the scores' shape [${raw.shape}]`);
   const op = tf.customGrad((...args: unknown[]) => {
     const x = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
     if (keep) save([keep]);
-    const value = tf.tidy(() => tf.add(keep ? tf.mul(x, keep) : x, bias));
-    if (!tf.util.arraysEqual(value.shape, x.shape)) {
-      value.dispose();
-      throw new Error(`maskScores: the masks must broadcast to the scores' shape [${x.shape}]`);
-    }
     return {
-      value,
+      value: tf.tidy(() => tf.add(keep ? tf.mul(x, keep) : x, bias)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => (keep ? tf.mul(dy, saved[0]!) : tf.clone(dy)),
     };
   });
   return op(raw) as T;
+}
+
+/** Whether a tensor of shape `from` broadcasts to `to` without growing it (numpy's rule, aligned on the right). */
+function broadcastsTo(from: readonly number[], to: readonly number[]): boolean {
+  if (from.length > to.length) return false;
+  const lead = to.length - from.length;
+  return from.every((d, i) => d === 1 || d === to[lead + i]);
 }
