@@ -38,6 +38,17 @@ describe('generate', () => {
     model.dispose();
   });
 
+  it('a decoding step moves heads with reshapes: its only transposes are of the cached keys, one per layer', async () => {
+    const { model } = fixture;
+    const cache = model.createCache(1);
+    model.forward({ inputIds: [[4, 9, 33]], cache }).logits.dispose();
+    const profile = await tf.profile(() => model.forward({ inputIds: [[2]], cache }).logits.dispose());
+    // Rank-4 transposes are the attention's (the cpu backend's head transposes a 2-D row and its logits).
+    const perHead = profile.kernels.filter((k) => k.name === 'Transpose' && k.inputShapes[0]?.length === 4);
+    expect(perHead).toHaveLength(model.config.numHiddenLayers);
+    cache.dispose();
+  });
+
   it('greedy and seeded sampling produce the same tokens with and without the cache', async () => {
     const { model } = fixture;
     const prompt = [1, 7, 3];
