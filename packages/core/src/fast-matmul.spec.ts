@@ -18,6 +18,10 @@ describe('fast matMul gradients', () => {
     ['2-D', [5, 3], [3, 4]],
     ['batched 4-D', [2, 3, 5, 4], [2, 3, 4, 6]],
     ['broadcast right operand', [2, 3, 5, 4], [4, 6]],
+    // A left operand much larger than dy: its gradient transposes dy and the result instead (attention's Pᵀ·dy).
+    ['2-D, tall left operand', [40, 24], [24, 3]],
+    ['batched 4-D, tall left operand', [2, 3, 40, 24], [2, 3, 24, 3]],
+    ['broadcast right operand, tall left operand', [2, 3, 40, 24], [24, 3]],
   ];
   for (const [name, aShape, bShape] of cases) {
     it(`matches tf.matMul values and gradients (${name})`, () => {
@@ -46,6 +50,16 @@ describe('fast matMul gradients', () => {
       tf.dispose([a, b, weight, ra!, rb!, fa!, fb!, frozen]);
     });
   }
+
+  it('transposes dy and the small result, not a tall left operand, for its gradient', async () => {
+    const a = tf.randomNormal([40, 24]);
+    const b = tf.randomNormal([24, 3]);
+    const profile = await tf.profile(() => tf.dispose(tf.grads((x, y) => tf.sum(matMulBoth(x, y)))([a, b])));
+    const transposed = profile.kernels.filter((k) => k.name === 'Transpose').map((k) => k.inputShapes[0]);
+    expect(transposed).not.toContainEqual([40, 24]);
+    expect(transposed).toContainEqual([40, 3]);
+    tf.dispose([a, b]);
+  });
 
   it('keeps a frozen operand made inside the forward scope alive for the backward pass', () => {
     const a = tf.variable(tf.randomNormal([4, 6]));
