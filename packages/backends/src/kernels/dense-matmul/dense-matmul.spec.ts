@@ -226,6 +226,10 @@ describe('dense float32 products on wasm (BatchMatMul replaced)', () => {
     await setupBackend('wasm');
     const kernel = tf.getKernel(tf.BatchMatMul, 'wasm')!.kernelFunc as unknown as Record<symbol, unknown>;
     expect(kernel[TAKES_TRANSPOSED_RIGHT]).toBe(true);
+    // Read while another backend is active, the mark says no (it describes the active backend's heap).
+    await setupBackend('cpu');
+    expect(kernel[TAKES_TRANSPOSED_RIGHT]).toBe(false);
+    await setupBackend('wasm');
     const x = randomFloats(48 * 96, 10);
     const w = randomFloats(96 * 80, 11);
     const gradients = async (backend: 'cpu' | 'wasm') => {

@@ -1,5 +1,6 @@
 import { TAKES_TRANSPOSED_RIGHT } from '@peft/core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { type WasmBackendLike, wasmPointer } from '../backend-access.js';
 import { HeapScratch } from '../wasm-module/heap.js';
 import { bnb4Simd } from '../wasm-module/instance.js';
@@ -78,7 +79,15 @@ export function denseBatchMatMul(stock: KernelFunc | null): KernelFunc {
     }
     return out;
   };
-  // Tells @peft/core's matmul helpers that a 2-D x·Wᵀ needs no transposed copy of W here.
-  Object.defineProperty(kernel, TAKES_TRANSPOSED_RIGHT, { value: true });
+  // Tells @peft/core's matmul helpers (and the models' output head) that a 2-D x·Wᵀ needs no transposed copy of W
+  // here: true wherever the kernels' module links to the active backend's heap. Where it cannot (TensorFlow.js'
+  // multi-threaded wasm build, whose heap is shared memory), a flagged product would fall to the stock kernel's
+  // scalar loop, so the helpers transpose instead.
+  Object.defineProperty(kernel, TAKES_TRANSPOSED_RIGHT, {
+    get: () => {
+      const active = tf.backend() as unknown as Partial<WasmBackendLike>;
+      return active.wasm !== undefined && bnb4Simd(active as WasmBackendLike) !== null;
+    },
+  });
   return kernel;
 }
