@@ -245,10 +245,11 @@ function accumulateRows(
     }
     const g = k >> 6;
     const rowPairs = <usize>(groups * PAIRS) << 2; // from one dy row's pairs to the next's
-    let m = 0;
     // Two rows of dy at a time: each vector of codes loaded feeds both rows' products. Each row's integer sums are
-    // the same as alone, so the result does not depend on the pairing.
-    for (; m + 1 < rows; m += 2) {
+    // the same as alone, so the result does not depend on the pairing. An odd last row pairs with itself; the
+    // duplicate's sums are dropped.
+    for (let m = 0; m < rows; m += 2) {
+      const next: usize = m + 1 < rows ? rowPairs : 0;
       let e0 = i32x4.splat(0);
       let e1 = i32x4.splat(0);
       let o0 = i32x4.splat(0);
@@ -261,7 +262,7 @@ function accumulateRows(
       let d = pairCodes;
       for (let pp = 0; pp < used; pp++) {
         const sv = v128.load32_splat(s);
-        const tv = v128.load32_splat(s + rowPairs);
+        const tv = v128.load32_splat(s + next);
         const c0 = v128.load(d);
         const c1 = v128.load(d, 16);
         const c2 = v128.load(d, 32);
@@ -280,26 +281,7 @@ function accumulateRows(
       const scale = multipliers + (<usize>(m * groups + g) << 2);
       const out = sums + ((<usize>m * <usize>K + <usize>k) << 2);
       flush(out, e0, e1, o0, o1, v128.load32_splat(scale));
-      flush(out + (<usize>K << 2), f0, f1, q0, q1, v128.load32_splat(scale + (<usize>groups << 2)));
-    }
-    if (m < rows) {
-      let e0 = i32x4.splat(0);
-      let e1 = i32x4.splat(0);
-      let o0 = i32x4.splat(0);
-      let o1 = i32x4.splat(0);
-      let s = pairs + (<usize>((m * groups + g) * PAIRS) << 2);
-      let d = pairCodes;
-      for (let pp = 0; pp < used; pp++) {
-        const sv = v128.load32_splat(s);
-        e0 = i32x4.add(e0, i32x4.dot_i16x8_s(v128.load(d), sv));
-        e1 = i32x4.add(e1, i32x4.dot_i16x8_s(v128.load(d, 16), sv));
-        o0 = i32x4.add(o0, i32x4.dot_i16x8_s(v128.load(d, 32), sv));
-        o1 = i32x4.add(o1, i32x4.dot_i16x8_s(v128.load(d, 48), sv));
-        s += 4;
-        d += 64;
-      }
-      const f = v128.load32_splat(multipliers + (<usize>(m * groups + g) << 2));
-      flush(sums + ((<usize>m * <usize>K + <usize>k) << 2), e0, e1, o0, o1, f);
+      if (next != 0) flush(out + (<usize>K << 2), f0, f1, q0, q1, v128.load32_splat(scale + (<usize>groups << 2)));
     }
   }
 }
