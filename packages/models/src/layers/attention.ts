@@ -5,6 +5,7 @@ import type { LayerCache } from '../kv-cache.js';
 import { applyRotary, type RotaryTables } from '../rope.js';
 import { attendPerHead, splitsPerHead } from './head-matmul.js';
 import { maskScores } from './mask-scores.js';
+import { transposeAxes } from './transpose-axes.js';
 
 export interface AttentionShape {
   readonly numHeads: number;
@@ -54,12 +55,9 @@ export class Attention extends Module {
     const groups = numHeads / numKeyValueHeads;
     const [batch, time] = x.shape;
     return tf.tidy(() => {
-      // [B, T, n·d] -> [B, n, T, d]. With one token (decoding) that is a reshape: the same values in the same
-      // order, without a Transpose kernel call (four per layer and token).
+      // [B, T, n·d] -> [B, n, T, d] (a reshape when decoding one token: transposeAxes).
       const heads = (y: tf.Tensor, n: number): tf.Tensor4D =>
-        time === 1
-          ? tf.reshape(y, [batch, n, 1, headDim])
-          : tf.transpose(tf.reshape(y, [batch, time, n, headDim]), [0, 2, 1, 3]);
+        transposeAxes(tf.reshape(y, [batch, time, n, headDim]), [0, 2, 1, 3]);
       // Scaling q before the product is the same as scaling the scores, on T·d values instead of T·S.
       const q = tf.mul(
         applyRotary(heads(this.child<Linear>('q_proj').forward(x), numHeads), context.rotary),
@@ -82,14 +80,10 @@ export class Attention extends Module {
         const scores = maskScores(raw, keep, bias);
         context4 = matMulBoth<tf.Tensor4D>(tf.softmax(scores), v);
       }
-      const merged =
-        time === 1
-          ? tf.reshape(context4, [batch, 1, numHeads * headDim])
-          : tf.reshape(tf.transpose(tf.reshape(context4, [batch, numHeads, time, headDim]), [0, 2, 1, 3]), [
-              batch,
-              time,
-              numHeads * headDim,
-            ]);
+      const merged = tf.reshape(
+        transposeAxes(tf.reshape(context4, [batch, numHeads, time, headDim]), [0, 2, 1, 3]),
+        [batch, time, numHeads * headDim],
+      );
       return this.child<Linear>('o_proj').forward(merged) as tf.Tensor3D;
     });
   }
